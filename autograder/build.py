@@ -1,0 +1,115 @@
+"""``autograder build``: the student release (and the Gradescope zip) from the single source.
+
+The source is validated (markers, question ids), turned into an otter-assign master notebook
+(the ``ASSIGNMENT CONFIG`` cell and question points come from grader.yml) and handed to
+``otter assign``. Its student notebook is normalised so that builds are byte-for-byte
+reproducible: the committed ``assignments/<id>/`` is proven equal to a fresh build by a test.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+import yaml
+
+from autograder.config import Assignment
+from autograder.markers import validate
+from autograder.source import raw_marker, read_source
+
+
+class BuildError(RuntimeError):
+    """otter assign failed or produced something unexpected."""
+
+
+@dataclass(frozen=True)
+class Build:
+    """Where a build put its outputs."""
+
+    student: Path
+    solution_lines: tuple[str, ...]
+
+
+def assign_config(assignment: Assignment) -> dict:
+    """The otter-assign configuration derived from grader.yml."""
+    return {
+        "name": assignment.id,
+        "init_cell": True,
+        "check_all_cell": False,
+        "run_tests": False,
+        "export_cell": {"pdf": False, "run_tests": True},
+        "tests": {"files": True, "ok_format": False},
+        "files": [p.name for p in assignment.public],
+        "python_version": assignment.python_version,
+        "generate": {"pdf": False, "zips": False},
+    }
+
+
+def master_notebook(nb: nbformat.NotebookNode, assignment: Assignment) -> nbformat.NotebookNode:
+    """The otter master notebook: config cell first, points injected into each question."""
+    master = nbformat.from_dict(nb)
+    for cell in master.cells:
+        if raw_marker(cell) == "BEGIN QUESTION":
+            name = next(
+                line.split(":", 1)[1].strip()
+                for line in cell.source.splitlines()
+                if line.lstrip("# ").startswith("name:")
+            )
+            cell.source = cell.source.rstrip() + f"\npoints: {assignment.question(name).points}"
+    config = "# ASSIGNMENT CONFIG\n" + yaml.safe_dump(assign_config(assignment), sort_keys=False)
+    master.cells.insert(0, nbformat.v4.new_raw_cell(config))
+    return master
+
+
+def normalise(path: Path, assignment: Assignment) -> None:
+    """Make otter's notebook reproducible: stable cell ids, our assignment metadata."""
+    nb = nbformat.read(path, as_version=4)
+    for index, cell in enumerate(nb.cells):
+        cell.id = f"{assignment.id}-{index:03d}"
+        cell.metadata.pop("lines_to_next_cell", None)
+    nb.metadata["autograder"] = {"assignment": assignment.id}
+    nbformat.validate(nb)
+    nbformat.write(nb, path)
+
+
+def build(assignment: Assignment, *, out: Path, release: Path | None = None) -> Build:
+    """Build the student release of ``assignment`` into ``out/<id>/student``.
+
+    With ``release``, the same tree is also copied to ``release`` (``assignments/<id>``).
+    """
+    nb = read_source(assignment.source)
+    solution_lines = validate(nb, [q.id for q in assignment.questions])
+    target = out / assignment.id
+    with tempfile.TemporaryDirectory(prefix="autograder-build-") as tmp:
+        work = Path(tmp)
+        for public in assignment.public:
+            shutil.copytree(public, work / public.name)
+        master = work / assignment.notebook
+        nbformat.write(master_notebook(nb, assignment), master)
+        _otter_assign(master, work / "out")
+        student = work / "out" / "student"
+        normalise(student / assignment.notebook, assignment)
+        shutil.rmtree(target / "student", ignore_errors=True)
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(student, target / "student")
+    if release is not None:
+        shutil.rmtree(release, ignore_errors=True)
+        shutil.copytree(target / "student", release)
+    return Build(student=target / "student", solution_lines=tuple(solution_lines))
+
+
+def _otter_assign(master: Path, result: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "otter", "assign", "--no-run-tests", str(master), str(result)],
+        capture_output=True,
+        text=True,
+        cwd=master.parent,
+    )
+    if proc.returncode != 0 or not (result / "student" / master.name).exists():
+        tail = (proc.stdout + proc.stderr)[-3000:]
+        raise BuildError(f"otter assign failed (exit {proc.returncode}):\n{tail}")

@@ -1,0 +1,271 @@
+"""The vocabulary of hidden tests: questions, checks, calls into the sandbox and strict comparisons.
+
+A hidden-test module registers one function per question id with :func:`question`. The function
+receives a :class:`Tester`; every ``with t.check("words"):`` block is one check. Inside, the test
+calls student code through ``t.call`` (plain data only comes back), computes the reference itself
+from ``t.ref`` and compares with the ``expect_*`` helpers. A failed check is reported with its
+words and the helper's message, never with test code, inputs or expected values.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import zlib
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from autograder.sandbox import (
+    Crashed,
+    OpaqueValue,
+    ProtocolError,
+    Sandbox,
+    StudentError,
+    TensorValue,
+    Timeout,
+)
+
+log = logging.getLogger(__name__)
+
+QuestionFn = Callable[["Tester"], None]
+
+
+class CheckFailed(AssertionError):
+    """A check found the student's answer wrong; the message is shown to the student."""
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """Outcome of one check of a question."""
+
+    name: str
+    passed: bool
+    message: str = ""
+    weight: float = 1.0
+
+
+def question(registry: dict[str, QuestionFn], qid: str) -> Callable[[QuestionFn], QuestionFn]:
+    """Decorator registering ``fn`` as the hidden test of question ``qid`` in ``registry``."""
+
+    def register(fn: QuestionFn) -> QuestionFn:
+        if qid in registry:
+            raise ValueError(f"question {qid} registered twice")
+        registry[qid] = fn
+        return fn
+
+    return register
+
+
+def question_rng(seed: int, qid: str) -> np.random.Generator:
+    """The random generator of one question: depends on the run's seed and the question id only."""
+    return np.random.default_rng([seed, zlib.crc32(qid.encode())])
+
+
+class _Abandoned(Exception):
+    """The sandbox died during this question; the remaining checks are not run."""
+
+
+class Tester:
+    """What a question's hidden test works with: the student, the reference, a seeded rng."""
+
+    def __init__(self, sandbox: Sandbox, reference: Mapping[str, Any], rng: np.random.Generator):
+        self.sandbox = sandbox
+        self.ref = reference
+        self.rng = rng
+        self.results: list[CheckResult] = []
+        self._abandoned: str | None = None
+
+    @contextlib.contextmanager
+    def check(self, name: str, weight: float = 1.0) -> Iterator[None]:
+        """One check: the block passes unless it raises; its failure is put in words."""
+        if self._abandoned:
+            self.results.append(CheckResult(name, False, f"not run: {self._abandoned}", weight))
+            yield
+            return
+        try:
+            yield
+        except CheckFailed as exc:
+            self.results.append(CheckResult(name, False, str(exc), weight))
+        except StudentError as exc:
+            self.results.append(CheckResult(name, False, _student_error(exc), weight))
+        except Timeout as exc:
+            self._abandoned = f"an earlier call timed out ({exc})"
+            self.results.append(CheckResult(name, False, f"timed out: {exc}", weight))
+        except Crashed as exc:
+            self._abandoned = "your code crashed the process earlier in this question"
+            self.results.append(CheckResult(name, False, f"your code crashed: {exc}", weight))
+        except ProtocolError as exc:
+            self._abandoned = "your code returned data the grader cannot read"
+            self.results.append(CheckResult(name, False, f"unreadable result: {exc}", weight))
+        except _Abandoned:
+            self.results.append(CheckResult(name, False, f"not run: {self._abandoned}", weight))
+        except Exception:  # a value of an unexpected kind tripped the test itself
+            log.exception("hidden check %r raised", name)
+            self.results.append(
+                CheckResult(name, False, "the result has an unexpected type or structure", weight)
+            )
+        else:
+            self.results.append(CheckResult(name, True, "", weight))
+
+    @property
+    def abandoned(self) -> bool:
+        """Whether the sandbox died (timeout, crash) during this question."""
+        return self._abandoned is not None
+
+    def call(
+        self,
+        name: str,
+        *args: Any,
+        seed: int | None = None,
+        return_args: bool = False,
+        timeout: float | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Call the student's ``name(*args, **kwargs)`` in the sandbox; plain data comes back."""
+        if self._abandoned:
+            raise _Abandoned
+        op = {
+            "op": "call",
+            "name": name,
+            "args": list(args),
+            "kwargs": kwargs,
+            "seed": seed,
+            "return_args": return_args,
+        }
+        return self.sandbox.request(op, timeout=timeout)
+
+    def get(self, name: str) -> Any:
+        """The value of the student's global ``name``, as plain data."""
+        if self._abandoned:
+            raise _Abandoned
+        return self.sandbox.request({"op": "get", "name": name})
+
+    def define(self, source: str) -> None:
+        """Execute harness code (a helper that wraps a call, e.g. build a model then forward it)
+        in the student's namespace. It is not secret: it holds no inputs and no expected values."""
+        (result,) = self.sandbox.exec_cells([source])
+        if result.status != "ok":
+            self._abandoned = f"the grader could not prepare this question ({result.status})"
+
+    def draw_seed(self) -> int:
+        """A seed for torch inside one call, drawn from this question's rng."""
+        return int(self.rng.integers(0, 2**31 - 1))
+
+
+def _student_error(exc: StudentError) -> str:
+    if exc.type_name == "NotImplementedError":
+        return f"not implemented yet ({exc.message})" if exc.message else "not implemented yet"
+    if exc.type_name == "NameError":
+        return f"{exc.message} (did the cell defining it run without error?)"
+    return f"your code raised {exc.type_name}: {exc.message}"
+
+
+# --- strict comparisons --------------------------------------------------------------------------
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, TensorValue):
+        return "a torch tensor"
+    if isinstance(value, np.ndarray):
+        return "a numpy array"
+    if isinstance(value, OpaqueValue):
+        return f"an object of type {value.type}"
+    return f"a {type(value).__name__}"
+
+
+def tensor_of(value: Any, what: str) -> TensorValue:
+    """``value`` as a tensor; CheckFailed if it is anything else."""
+    if not isinstance(value, TensorValue):
+        raise CheckFailed(f"{what} should be a torch tensor, got {_kind(value)}")
+    return value
+
+
+def expect_close(
+    got: np.ndarray,
+    expected: np.ndarray,
+    what: str,
+    *,
+    rtol: float = 1e-5,
+    atol: float = 1e-6,
+    shapes: tuple[tuple[int, ...], ...] | None = None,
+) -> None:
+    """Same shape (or one of ``shapes``), all finite, and close to ``expected`` elementwise."""
+    got = np.asarray(got)
+    allowed = shapes or (expected.shape,)
+    if got.shape not in allowed:
+        raise CheckFailed(
+            f"{what} has shape {got.shape}, expected {' or '.join(map(str, allowed))}"
+        )
+    if got.dtype.kind not in "biuf":
+        raise CheckFailed(f"{what} has dtype {got.dtype}, expected a numeric dtype")
+    got = got.astype(np.float64).reshape(expected.shape)
+    if not np.all(np.isfinite(got)):
+        bad = "NaN" if np.isnan(got).any() else "inf"
+        raise CheckFailed(f"{what} contains {bad}")
+    if not np.allclose(got, expected, rtol=rtol, atol=atol):
+        err = float(np.max(np.abs(got - expected)))
+        raise CheckFailed(f"{what} has wrong values (largest error {err:.3g})")
+
+
+def expect_tensor(
+    value: Any,
+    expected: np.ndarray,
+    what: str,
+    *,
+    dtype: str | None = None,
+    rtol: float = 1e-5,
+    atol: float = 1e-6,
+    shapes: tuple[tuple[int, ...], ...] | None = None,
+) -> TensorValue:
+    """A torch tensor of ``dtype`` (if given) whose values match ``expected``."""
+    tensor = tensor_of(value, what)
+    if dtype is not None and tensor.dtype != dtype:
+        raise CheckFailed(f"{what} has dtype {tensor.dtype}, expected {dtype}")
+    expect_close(tensor.array, expected, what, rtol=rtol, atol=atol, shapes=shapes)
+    return tensor
+
+
+def as_number(value: Any, what: str, *, integer: bool = False) -> float | int:
+    """``value`` as a finite Python number (an int when ``integer``); CheckFailed otherwise.
+
+    0-d numpy arrays and 0-d tensors count as numbers: a correct answer written with numpy or
+    torch scalars gets full points.
+    """
+    if isinstance(value, TensorValue):
+        value = value.array
+    if isinstance(value, np.ndarray) and value.shape == () and value.dtype.kind in "iuf":
+        value = value.item()
+    wanted = int if integer else int | float
+    if isinstance(value, bool) or not isinstance(value, wanted):
+        raise CheckFailed(
+            f"{what} should be {'an int' if integer else 'a number'}, got {_kind(value)}"
+        )
+    if not math.isfinite(value):
+        raise CheckFailed(f"{what} is not finite ({value})")
+    return value
+
+
+def as_floats(values: Any, what: str) -> np.ndarray:
+    """A list or tuple of numbers as a float64 array; CheckFailed otherwise."""
+    if not isinstance(values, list | tuple):
+        raise CheckFailed(f"{what} should be a list, got {_kind(values)}")
+    return np.array([as_number(v, f"each entry of {what}") for v in values], dtype=np.float64)
+
+
+def expect_number(
+    value: Any, expected: float, what: str, *, rtol: float = 1e-9, integer: bool = False
+) -> None:
+    """A number (an int when ``integer``) equal to ``expected`` (within ``rtol`` for floats)."""
+    number = as_number(value, what, integer=integer)
+    if integer and number != expected or not math.isclose(number, expected, rel_tol=rtol):
+        raise CheckFailed(f"{what} is wrong (you returned {number:.6g})")
+
+
+def expect(condition: bool, message: str) -> None:
+    """Fail the check with ``message`` unless ``condition`` holds."""
+    if not condition:
+        raise CheckFailed(message)

@@ -1,0 +1,201 @@
+"""Grading one submission: execute it in the sandbox, run the hidden checks, build results.json.
+
+The verdict is computed here, on the trusted side. The sandboxed child only executes the
+student's cells and answers calls with plain data; the hidden tests, the reference and the seed
+never enter it, and the paths that hold them are hidden from its view of the filesystem.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+import autograder
+from autograder.checks import CheckResult, QuestionFn, Tester, question_rng
+from autograder.config import Assignment, Question
+from autograder.sandbox import CellResult, Sandbox
+from autograder.source import reference_namespace
+from autograder.submission import SubmissionError, load_submission
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class QuestionResult:
+    """Score of one auto-graded question with the outcome of each of its checks."""
+
+    question: Question
+    checks: tuple[CheckResult, ...]
+
+    @property
+    def score(self) -> float:
+        total = sum(c.weight for c in self.checks)
+        passed = sum(c.weight for c in self.checks if c.passed)
+        return round(self.question.points * passed / total, 4) if total else 0.0
+
+    def report(self) -> str:
+        """The student-visible account of the checks: words only, no test code or values."""
+        return "\n".join(
+            f"✓ {c.name}" if c.passed else f"✗ {c.name}: {c.message}" for c in self.checks
+        )
+
+
+def hidden_tests(assignment: Assignment) -> dict[str, QuestionFn]:
+    """The hidden test of every auto-graded question (ValueError if the module disagrees)."""
+    registry: dict[str, QuestionFn] = importlib.import_module(assignment.hidden_tests).QUESTIONS
+    wanted = {q.id for q in assignment.graded}
+    if set(registry) != wanted:
+        raise ValueError(
+            f"{assignment.hidden_tests} defines {sorted(registry)} but grader.yml auto-grades "
+            f"{sorted(wanted)}"
+        )
+    return registry
+
+
+def trusted_paths(assignment: Assignment, extra: Iterable[Path] = ()) -> list[Path]:
+    """Everything the child must not read: the project tree (hidden tests, reference, config,
+    git history), the grader package, plus ``extra`` (output folders). The Python environment
+    that runs the child stays visible even when it lives inside the project tree."""
+    interpreter = Path(sys.prefix).resolve()
+    inside = [
+        p for p in sorted(assignment.root.iterdir()) if not interpreter.is_relative_to(p.resolve())
+    ]
+    package = Path(autograder.__file__).resolve().parent
+    return [*inside, package, *(Path(p).resolve() for p in extra)]
+
+
+def grade_submission(
+    assignment: Assignment,
+    path: Path,
+    *,
+    slot: int = 0,
+    hide: Iterable[Path] = (),
+) -> dict[str, Any]:
+    """Grade ``path`` and return its results in Gradescope's results.json schema."""
+    started = time.monotonic()
+    try:
+        submission = load_submission(
+            path, notebook_name=assignment.notebook, assignment_id=assignment.id
+        )
+    except SubmissionError as exc:
+        results = [
+            QuestionResult(q, (CheckResult("submission", False, str(exc)),))
+            for q in assignment.graded
+        ]
+        return results_json(assignment, results, started, note=str(exc), sha256=None)
+    torch.set_num_threads(1)
+    reference = reference_namespace(assignment.source)
+    tests = hidden_tests(assignment)
+    with Sandbox(
+        public={p.name: p for p in assignment.public},
+        files={assignment.notebook: submission.notebook},
+        hide=trusted_paths(assignment, hide),
+        limits=assignment.limits,
+        slot=slot,
+    ) as sandbox:
+        cells = sandbox.exec_cells(submission.cells)
+        results = [
+            _grade_question(sandbox, q, tests[q.id], reference, assignment.seed)
+            for q in assignment.graded
+        ]
+        output, isolation = sandbox.output(), sandbox.isolation
+    return results_json(
+        assignment,
+        results,
+        started,
+        note=_cell_report(cells),
+        sha256=submission.sha256,
+        output=output,
+        extra={"isolation": isolation, "cells": [c.status for c in cells]},
+    )
+
+
+def _grade_question(
+    sandbox: Sandbox, question: Question, test: QuestionFn, reference: Mapping[str, Any], seed: int
+) -> QuestionResult:
+    tester = Tester(sandbox, reference, question_rng(seed, question.id))
+    try:
+        test(tester)
+    except Exception:  # a bug of the hidden test itself: fail loudly in the log, not silently
+        log.exception("hidden test of %s raised outside a check", question.id)
+        tester.results.append(CheckResult("grader", False, "internal grader error"))
+    if tester.abandoned:
+        sandbox.restart()
+    return QuestionResult(question, tuple(tester.results))
+
+
+def _cell_report(cells: list[CellResult]) -> str:
+    problems = [f"- cell {c.index + 1}: {c.status}: {c.message}" for c in cells if c.status != "ok"]
+    if not problems:
+        return ""
+    return "Some code cells of your notebook failed (grading went on without them):\n" + "\n".join(
+        problems
+    )
+
+
+def results_json(
+    assignment: Assignment,
+    results: list[QuestionResult],
+    started: float,
+    *,
+    note: str,
+    sha256: str | None,
+    output: str = "",
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Gradescope's results.json for these question results."""
+    level = assignment.visibility.tests
+    tests = [
+        {
+            "name": r.question.id,
+            "number": str(i),
+            "score": r.score,
+            "max_score": r.question.points,
+            "status": "passed" if r.score == r.question.points else "failed",
+            "output": r.report(),
+            "visibility": level,
+        }
+        for i, r in enumerate(results, start=1)
+    ]
+    if output and assignment.visibility.stdout != "hidden":
+        tests.append(
+            {
+                "name": "Output of your code",
+                "score": 0,
+                "max_score": 0,
+                "output": output,
+                "visibility": assignment.visibility.stdout,
+            }
+        )
+    total = round(sum(r.score for r in results), 4)
+    possible = sum(q.points for q in assignment.graded)
+    manual = [q.id for q in assignment.questions if q.manual]
+    summary = [f"Auto-graded score: {total:g} / {possible:g}."]
+    if manual:
+        summary.append(f"Written answers ({', '.join(manual)}) are graded by hand.")
+    if note:
+        summary.append(note)
+    return {
+        "score": total,
+        "execution_time": round(time.monotonic() - started, 3),
+        "output": "\n\n".join(summary),
+        "output_format": "md",
+        "visibility": level,
+        "stdout_visibility": "hidden",
+        "extra_data": {
+            "assignment": assignment.id,
+            "grader_version": autograder.__version__,
+            "seed": assignment.seed,
+            "submission_sha256": sha256,
+            **(extra or {}),
+        },
+        "tests": tests,
+    }

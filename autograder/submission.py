@@ -1,0 +1,112 @@
+"""Reading a submission (a notebook, or the zip that otter's ``grader.export()`` makes) safely.
+
+Only the notebook's code cells are taken. Nothing else of an export zip is ever executed or
+unpickled: its ``.OTTER_LOG`` (a dill pickle) and any packages in it are ignored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from autograder.source import is_ignored
+
+MAX_NOTEBOOK_BYTES = 64 * 2**20
+
+
+class SubmissionError(ValueError):
+    """The submission cannot be graded at all; the message tells the student why."""
+
+
+@dataclass(frozen=True)
+class Submission:
+    """The parts of a submission the grader uses."""
+
+    path: Path
+    sha256: str
+    notebook: bytes
+    cells: tuple[str, ...]
+
+
+def sha256_of(path: Path) -> str:
+    """SHA-256 of a file's bytes, streamed."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(2**20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def notebook_bytes(path: Path, notebook_name: str) -> bytes:
+    """The notebook's bytes: the file itself, or the notebook inside an export zip."""
+    if path.suffix == ".zip":
+        return _from_zip(path, notebook_name)
+    if path.suffix != ".ipynb":
+        raise SubmissionError(f"{path.name}: expected a .ipynb notebook or an export .zip")
+    if path.stat().st_size > MAX_NOTEBOOK_BYTES:
+        raise SubmissionError(f"{path.name}: larger than {MAX_NOTEBOOK_BYTES >> 20} MiB")
+    return path.read_bytes()
+
+
+def _from_zip(path: Path, notebook_name: str) -> bytes:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = [i for i in zf.infolist() if i.filename.endswith(".ipynb") and not i.is_dir()]
+            exact = [i for i in names if Path(i.filename).name == notebook_name]
+            chosen = exact or names
+            if len(chosen) != 1:
+                raise SubmissionError(
+                    f"{path.name}: expected one notebook named {notebook_name} in the zip, "
+                    f"found {len(chosen)}"
+                )
+            if chosen[0].file_size > MAX_NOTEBOOK_BYTES:
+                raise SubmissionError(f"{path.name}: the notebook in the zip is too large")
+            with zf.open(chosen[0]) as f:
+                return f.read(MAX_NOTEBOOK_BYTES + 1)[:MAX_NOTEBOOK_BYTES]
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise SubmissionError(f"{path.name}: not a readable zip file ({exc})") from exc
+
+
+def load_submission(path: Path, *, notebook_name: str, assignment_id: str) -> Submission:
+    """Read ``path`` into its code cells; SubmissionError if it is no notebook of this assignment.
+
+    Cells tagged ``otter_ignore`` (demos: training runs, plots) are skipped, as in the release.
+    """
+    raw = notebook_bytes(path, notebook_name)
+    try:
+        nb = nbformat.reads(raw.decode("utf-8"), as_version=4)
+    except (UnicodeDecodeError, json.JSONDecodeError, nbformat.reader.NotJSONError) as exc:
+        raise SubmissionError(f"{path.name}: not a Jupyter notebook (invalid JSON)") from exc
+    except Exception as exc:  # nbformat raises several kinds on malformed documents
+        raise SubmissionError(f"{path.name}: not a valid Jupyter notebook ({exc})") from exc
+    if not isinstance(nb.get("cells"), list):
+        raise SubmissionError(f"{path.name}: not a valid Jupyter notebook (no cells)")
+    try:
+        meta = nb.get("metadata", {})
+        declared = {
+            meta.get("autograder", {}).get("assignment"),
+            meta.get("otter", {}).get("assignment_name"),
+        } - {None}
+        cells = tuple(
+            _source(cell)
+            for cell in nb.cells
+            if cell.get("cell_type") == "code" and not is_ignored(cell)
+        )
+    except (AttributeError, TypeError) as exc:
+        raise SubmissionError(f"{path.name}: malformed notebook structure ({exc})") from exc
+    if declared and declared != {assignment_id}:
+        raise SubmissionError(
+            f"{path.name}: this notebook belongs to assignment {', '.join(sorted(declared))}, "
+            f"not {assignment_id}"
+        )
+    return Submission(path=path, sha256=sha256_of(path), notebook=raw, cells=cells)
+
+
+def _source(cell: dict) -> str:
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else str(source)
