@@ -32,6 +32,7 @@ class Build:
     """Where a build put its outputs."""
 
     student: Path
+    solution: Path
     solution_lines: tuple[str, ...]
 
 
@@ -78,7 +79,7 @@ def normalise(path: Path, assignment: Assignment) -> None:
 
 
 def build(assignment: Assignment, *, out: Path, release: Path | None = None) -> Build:
-    """Build the student release of ``assignment`` into ``out/<id>/student``.
+    """Build ``out/<id>/``: ``student/`` (the release) and ``solution/`` (the solved notebook).
 
     With ``release``, the same tree is also copied to ``release`` (``assignments/<id>``).
     """
@@ -92,15 +93,21 @@ def build(assignment: Assignment, *, out: Path, release: Path | None = None) -> 
         master = work / assignment.notebook
         nbformat.write(master_notebook(nb, assignment), master)
         _otter_assign(master, work / "out")
-        student = work / "out" / "student"
-        normalise(student / assignment.notebook, assignment)
-        shutil.rmtree(target / "student", ignore_errors=True)
-        target.mkdir(parents=True, exist_ok=True)
-        shutil.copytree(student, target / "student")
+        for part in ("student", "autograder"):
+            normalise(work / "out" / part / assignment.notebook, assignment)
+        shutil.rmtree(target, ignore_errors=True)
+        target.mkdir(parents=True)
+        shutil.copytree(work / "out" / "student", target / "student")
+        (target / "solution").mkdir()
+        shutil.copy2(work / "out" / "autograder" / assignment.notebook, target / "solution")
     if release is not None:
         shutil.rmtree(release, ignore_errors=True)
         shutil.copytree(target / "student", release)
-    return Build(student=target / "student", solution_lines=tuple(solution_lines))
+    return Build(
+        student=target / "student",
+        solution=target / "solution" / assignment.notebook,
+        solution_lines=tuple(solution_lines),
+    )
 
 
 def _otter_assign(master: Path, result: Path) -> None:

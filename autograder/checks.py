@@ -103,8 +103,11 @@ class Tester:
             self.results.append(CheckResult(name, False, f"unreadable result: {exc}", weight))
         except _Abandoned:
             self.results.append(CheckResult(name, False, f"not run: {self._abandoned}", weight))
-        except Exception:  # a value of an unexpected kind tripped the test itself
-            log.exception("hidden check %r raised", name)
+        except UnboundLocalError:  # the test needs a value an earlier check never obtained
+            message = "not checked: it needs a result that an earlier check did not get"
+            self.results.append(CheckResult(name, False, message, weight))
+        except Exception as exc:  # a value of an unexpected kind tripped the test itself
+            log.warning("hidden check %r raised %r", name, exc, exc_info=log.isEnabledFor(10))
             self.results.append(
                 CheckResult(name, False, "the result has an unexpected type or structure", weight)
             )

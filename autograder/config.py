@@ -103,8 +103,12 @@ def load_config(path: Path | str = CONFIG_NAME) -> dict[str, Assignment]:
     errors = sorted(jsonschema.Draft202012Validator(schema()).iter_errors(data), key=str)
     if errors:
         err = errors[0]
-        where = ".".join(str(p) for p in err.absolute_path) or "(top level)"
-        line = _line_of(node, list(err.absolute_path)) if node is not None else 1
+        path_to = list(err.absolute_path)
+        if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+            known = err.schema.get("properties", {})
+            path_to += [k for k in err.instance if k not in known][:1]
+        where = ".".join(str(p) for p in path_to) or "(top level)"
+        line = _line_of(node, path_to) if node is not None else 1
         raise ConfigError(f"{path}:{line}: {where}: {err.message}")
     root = path.resolve().parent
     return {aid: _assignment(aid, raw, root) for aid, raw in data["assignments"].items()}

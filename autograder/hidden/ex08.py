@@ -416,10 +416,19 @@ def p1_e3_choice(t: Tester) -> None:
     with t.check("scale_factor keeps the layer outputs' RMS flat over 32 layers"):
         scale = as_number(t.get("scale_factor"), "scale_factor")
         expect(0 < scale < 100, "scale_factor should be a positive number")
-        rms = _layer_rms("relu", float(scale), seed=t.draw_seed())
-        ratio = rms[-1] / rms[0]
+        ratio = float(
+            np.median(
+                [
+                    (lambda rms: rms[-1] / rms[0])(
+                        _layer_rms("relu", float(scale), seed=t.draw_seed())
+                    )
+                    for _ in range(3)
+                ]
+            )
+        )
+        # The ratio is about (s/√2)^31: √2 keeps it near 1, 1 gives ~2e-5 and 2 gives ~5e4.
         expect(
-            0.5 <= ratio <= 2.0,
+            0.25 <= ratio <= 4.0,
             f"with this scale the RMS changes by a factor {ratio:.3g} from layer 1 to 32",
         )
 

@@ -1,0 +1,392 @@
+"""Child side, privileged part: enter namespaces, build the filesystem view, start the runner.
+
+Started by the trusted side as ``python -I -B -c <this source> <config.json>`` (stdlib only; it
+must not import ``autograder``). Three processes result:
+
+* launcher (this process): ``unshare`` mount+net+pid namespaces (plus a user namespace when not
+  root), fork the init, wait for it and exit with its status. It is in the trusted side's process
+  group, so killing that group kills it and the init.
+* init (pid 1 of the new pid namespace): make the mounts (hidden paths covered, public paths bound
+  read-only into a tmpfs workdir, fresh /proc), fork the runner, reap orphans, and exit with the
+  runner's status (``128 + signal`` if it was killed). When it exits the kernel kills every
+  process left in the namespace: detached, double-forked and ``setsid`` descendants included.
+* runner: rlimits, stdout/stderr to the capture file, privileges dropped (setuid to the sandbox uid
+  as root; a nested user namespace as non-root, which locks the mounts and clears capabilities at
+  exec), ``no_new_privs``, then exec of ``_runner.py``.
+
+Isolation levels: ``root+namespaces``, ``userns`` (non-root), ``uid`` (root, no namespaces
+possible: setuid + rlimits), ``none`` (rlimits and process group only). Only a failing ``unshare``
+lowers the level; any later setup error is fatal (exit status 121, reason on stderr).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import resource
+import signal
+import stat
+import sys
+import traceback
+from typing import Any
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
+MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
+MS_NOATIME, MS_NODIRATIME, MS_RELATIME = 1024, 2048, 1 << 21
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS = 1, 4, 38
+SETUP_FAILED = 121
+NESTED_UID = 1000
+BOOT = (
+    "import sys,types;m=types.ModuleType('_sandbox_runner');sys.modules[m.__name__]=m;"
+    "exec(compile(sys.argv[1],'<sandbox-runner>','exec'),m.__dict__);m.main(sys.argv[2])"
+)
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.mount.argtypes = [
+    ctypes.c_char_p,
+    ctypes.c_char_p,
+    ctypes.c_char_p,
+    ctypes.c_ulong,
+    ctypes.c_char_p,
+]
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def unshare(flags: int) -> None:
+    """libc ``unshare(2)`` (Python 3.11 has no ``os.unshare``)."""
+    _check(_libc.unshare(flags), f"unshare({flags:#x})")
+
+
+def mount(
+    source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None
+) -> None:
+    """libc ``mount(2)``."""
+    enc = [None if s is None else s.encode() for s in (source, target, fstype, data)]
+    _check(_libc.mount(enc[0], enc[1], enc[2], flags, enc[3]), f"mount {source} on {target}")
+
+
+def prctl(option: int, value: int) -> None:
+    """libc ``prctl(2)`` with one argument."""
+    _check(_libc.prctl(option, ctypes.c_ulong(value), 0, 0, 0), f"prctl({option})")
+
+
+def _write(path: str, text: str) -> None:
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def _mount_flags(path: str) -> int:
+    """The flags a read-only bind remount must keep (the kernel refuses to drop locked ones)."""
+    f = os.statvfs(path).f_flag
+    flags = 0
+    for st_bit, ms_bit in (
+        (os.ST_NOSUID, MS_NOSUID),
+        (os.ST_NODEV, MS_NODEV),
+        (os.ST_NOEXEC, MS_NOEXEC),
+        (os.ST_NOATIME, MS_NOATIME),
+        (os.ST_NODIRATIME, MS_NODIRATIME),
+        (os.ST_RELATIME, MS_RELATIME),
+    ):
+        if f & st_bit:
+            flags |= ms_bit
+    return flags
+
+
+def bind_readonly(source: str, target: str) -> None:
+    """Bind ``source`` (may be ``/proc/self/fd/N``) onto ``target`` and make it read-only."""
+    mount(source, target, None, MS_BIND | MS_REC)
+    mount(None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | _mount_flags(target))
+
+
+def enter_namespaces(want: str) -> str:
+    """Unshare what this platform allows and return the isolation level reached."""
+    if want == "none":
+        return "uid" if os.geteuid() == 0 else "none"
+    if os.geteuid() == 0:
+        try:
+            unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID)
+            return "root+namespaces"
+        except OSError as exc:
+            print(f"sandbox: namespaces unavailable as root ({exc})", file=sys.stderr)
+            return "uid"
+    uid, gid = os.getuid(), os.getgid()
+    try:
+        unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID)
+    except OSError as exc:
+        print(f"sandbox: user namespaces unavailable ({exc})", file=sys.stderr)
+        return "none"
+    _write("/proc/self/setgroups", "deny")
+    _write("/proc/self/uid_map", f"0 {uid} 1")
+    _write("/proc/self/gid_map", f"0 {gid} 1")
+    return "userns"
+
+
+def _blocked_ancestor(path: str) -> str | None:
+    """The first ancestor of ``path`` that others (the sandbox uid) cannot traverse, if any."""
+    parts = path.strip("/").split("/")
+    for i in range(len(parts)):
+        ancestor = "/" + "/".join(parts[:i])
+        if not os.stat(ancestor).st_mode & stat.S_IXOTH:
+            return ancestor
+    return None
+
+
+def expose(paths: list[str]) -> None:
+    """Make ``paths`` (the interpreter, site-packages) reachable for the sandbox uid.
+
+    An ancestor others cannot traverse (``/root`` mode 700 under pyenv or Miniforge) is covered by
+    a tmpfs holding only read-only binds of the needed paths, which also hides the rest of it.
+    """
+    plans: dict[str, list[str]] = {}
+    for path in sorted(set(paths), key=len):
+        ancestor = _blocked_ancestor(path)
+        if ancestor is None:
+            continue
+        if not any(path.startswith(p + "/") for p in plans.get(ancestor, [])):
+            plans.setdefault(ancestor, []).append(path)
+    for ancestor, needed in plans.items():
+        fds = [os.open(p, os.O_PATH) for p in needed]
+        mount("tmpfs", ancestor, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=755")
+        for path, fd in zip(needed, fds, strict=True):
+            os.makedirs(path, mode=0o755, exist_ok=True)
+            bind_readonly(f"/proc/self/fd/{fd}", path)
+            os.close(fd)
+
+
+def hide(paths: list[str]) -> None:
+    """Cover directories with an empty read-only mode-000 tmpfs, files with ``/dev/null``."""
+    for path in paths:
+        if not os.path.lexists(path):
+            continue  # not in this view (covered by an ancestor's tmpfs): already hidden
+        if os.path.isdir(path):
+            mount(
+                "tmpfs",
+                path,
+                "tmpfs",
+                MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                "size=4k,nr_inodes=1,mode=000",
+            )
+        else:
+            bind_readonly("/dev/null", path)
+
+
+def build_view(cfg: dict[str, Any], owner: tuple[int, int]) -> None:
+    """The child's filesystem: run in the init while it still holds its capabilities.
+
+    Order matters: sources are opened (``O_PATH``) before anything is covered; the interpreter is
+    exposed before hiding (a hidden path inside it stays hidden); ``/tmp`` is covered before the
+    workdir is made inside it; ``/proc`` is remounted last, for the new pid namespace.
+    """
+    mount(None, "/", None, MS_REC | MS_PRIVATE)
+    public = {name: os.open(path, os.O_PATH) for name, path in cfg["public"].items()}
+    files = {}
+    for name, path in cfg["files"].items():
+        with open(path, "rb") as f:
+            files[name] = f.read()
+    if cfg["isolation"] == "root+namespaces":
+        expose(cfg["expose"])
+    hide(cfg["hide"])
+    mount(
+        "tmpfs",
+        "/tmp",
+        "tmpfs",
+        MS_NOSUID | MS_NODEV,
+        f"size={cfg['limits']['disk_mb']}m,nr_inodes=65536,mode=1777",
+    )
+    for scratch in ("/var/tmp", "/dev/shm"):
+        if os.path.isdir(scratch):
+            mount("/tmp", scratch, None, MS_BIND)
+    work = cfg["workdir"]
+    os.mkdir(work, 0o700)
+    os.chown(work, *owner)
+    for name, data in files.items():
+        target = os.path.join(work, name)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        with open(target, "wb") as f:
+            f.write(data)
+        os.chown(target, *owner)
+    for name, fd in public.items():
+        target = os.path.join(work, name)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            os.makedirs(target, exist_ok=True)
+        else:
+            open(target, "wb").close()
+        bind_readonly(f"/proc/self/fd/{fd}", target)
+        os.close(fd)
+    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+
+
+def count_tasks(uid: int) -> int:
+    """Processes + threads whose real uid is ``uid`` (RLIMIT_NPROC counts them all)."""
+    count = 0
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                with open(f"/proc/{pid}/status") as f:
+                    for line in f:
+                        if line.startswith("Uid:") and int(line.split()[1]) == uid:
+                            count += len(os.listdir(f"/proc/{pid}/task"))
+                            break
+            except (OSError, ValueError):
+                continue
+    return count
+
+
+def set_limits(limits: dict[str, Any], nproc: int) -> None:
+    """Every rlimit of the runner (soft = hard, so the child cannot raise them)."""
+    mib = 1 << 20
+    for which, value in (
+        (resource.RLIMIT_AS, limits["memory_mb"] * mib),
+        (resource.RLIMIT_CPU, limits["cpu_seconds"]),
+        (resource.RLIMIT_NPROC, nproc),
+        (resource.RLIMIT_FSIZE, limits["file_size_mb"] * mib),
+        (resource.RLIMIT_NOFILE, limits["open_files"]),
+        (resource.RLIMIT_CORE, 0),
+    ):
+        resource.setrlimit(which, (value, value))
+
+
+def drop_privileges(isolation: str, uid: int, gid: int) -> None:
+    """Become the unprivileged sandbox user; afterwards no capability survives the exec."""
+    if isolation in ("root+namespaces", "uid"):
+        os.setgroups([])
+        os.setresgid(gid, gid, gid)
+        os.setresuid(uid, uid, uid)
+    elif isolation == "userns":
+        # A user+mount namespace owned by a less privileged user namespace locks every mount
+        # made so far (umount fails with EINVAL), and as uid != 0 the exec clears capabilities.
+        unshare(CLONE_NEWUSER | CLONE_NEWNS)
+        _write("/proc/self/setgroups", "deny")
+        _write("/proc/self/uid_map", f"{NESTED_UID} 0 1")
+        _write("/proc/self/gid_map", f"{NESTED_UID} 0 1")
+    prctl(PR_SET_NO_NEW_PRIVS, 1)
+
+
+def exec_runner(cfg: dict[str, Any], runner_source: str, nproc: int) -> None:
+    """In the forked runner: limits, fds, privileges, then exec the runner (never returns).
+
+    Setup errors go to the jail's log (the trusted side reads it), not to the student's output.
+    """
+    log = os.dup(2)
+    try:
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        prctl(PR_SET_DUMPABLE, 1)  # needed to write our own uid_map; the runner is untrusted anyway
+        work = cfg["workdir"]
+        os.chdir(work)
+        fds = cfg["fds"]
+        os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+        os.dup2(fds["capture"], 1)
+        os.dup2(fds["capture"], 2)
+        keep = sorted({fds["req"], fds["rep"], log})
+        for low, high in zip([2, *keep], [*keep, 1 << 16], strict=True):
+            os.closerange(low + 1, high)
+        os.set_inheritable(fds["req"], True)
+        os.set_inheritable(fds["rep"], True)
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # over-size writes fail, not kill
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        set_limits(cfg["limits"], nproc)
+        drop_privileges(cfg["isolation"], cfg["uid"], cfg["gid"])
+        env = dict(cfg["env"], HOME=work, TMPDIR="/tmp" if cfg["view"] else work)
+        runner_cfg = json.dumps(
+            {
+                "preload": cfg["preload"],
+                "isolation": cfg["isolation"],
+                "req": fds["req"],
+                "rep": fds["rep"],
+            }
+        )
+        python = cfg["python"]
+        os.execve(python, [python, "-I", "-B", "-c", BOOT, runner_source, runner_cfg], env)
+    except BaseException:  # noqa: BLE001 - report anything, then fail the setup
+        os.write(log, traceback.format_exc().encode())
+        os._exit(SETUP_FAILED)
+
+
+def plain_workdir(cfg: dict[str, Any], owner: tuple[int, int]) -> None:
+    """Without a mount namespace: fill the host workdir (files copied, public paths symlinked)."""
+    work = cfg["workdir"]
+    for name, path in cfg["files"].items():
+        target = os.path.join(work, name)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        with open(path, "rb") as src, open(target, "wb") as dst:
+            dst.write(src.read())
+    for name, path in cfg["public"].items():
+        target = os.path.join(work, name)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        os.symlink(path, target)
+    for root, dirs, names in os.walk(work):
+        for name in [*dirs, *names]:
+            os.lchown(os.path.join(root, name), *owner)
+    os.chown(work, *owner)
+
+
+def init(cfg: dict[str, Any], runner_source: str, nproc: int) -> None:
+    """Pid 1 of the namespace (or a plain child without one): set up, run, reap, exit."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    owner = {
+        "root+namespaces": (cfg["uid"], cfg["gid"]),
+        "uid": (cfg["uid"], cfg["gid"]),
+        "userns": (0, 0),
+    }.get(cfg["isolation"], (os.getuid(), os.getgid()))
+    cfg["view"] = cfg["isolation"] in ("root+namespaces", "userns")
+    if cfg["view"]:
+        cfg["workdir"] = cfg["view_workdir"]
+        build_view(cfg, owner)
+    else:
+        cfg["workdir"] = cfg["host_workdir"]
+        plain_workdir(cfg, owner)
+    runner = os.fork()
+    if runner == 0:
+        exec_runner(cfg, runner_source, nproc)
+    for fd in cfg["fds"].values():
+        os.close(fd)
+    while True:
+        pid, status = os.waitpid(-1, 0)
+        if pid == runner:
+            code = os.waitstatus_to_exitcode(status)
+            os._exit(128 - code if code < 0 else code)
+
+
+def main(config_path: str) -> None:
+    """Launcher: read everything needed, enter namespaces, fork the init and mirror its status."""
+    with open(config_path) as f:
+        cfg = json.load(f)
+    with open(cfg["runner"]) as f:
+        runner_source = f.read()
+    try:
+        _write("/proc/self/oom_score_adj", "1000")  # the OOM killer takes the child first
+    except OSError:
+        pass
+    nproc = cfg["limits"]["processes"]
+    if os.geteuid() != 0:
+        nproc += count_tasks(os.getuid())  # NPROC also counts the grader's own tasks
+    cfg["isolation"] = enter_namespaces(cfg["want"])
+    prctl(PR_SET_DUMPABLE, 0)  # no process of the same uid may ptrace the init (userns mode)
+    child = os.fork()
+    if child == 0:
+        try:
+            init(cfg, runner_source, nproc)
+        except BaseException:  # noqa: BLE001 - report anything, then fail the setup
+            traceback.print_exc()
+            os._exit(SETUP_FAILED)
+    for fd in cfg["fds"].values():
+        os.close(fd)
+    _, status = os.waitpid(child, 0)
+    code = os.waitstatus_to_exitcode(status)
+    os._exit(128 - code if code < 0 else code)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

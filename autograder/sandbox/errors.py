@@ -1,0 +1,36 @@
+"""Exceptions raised by the trusted side of the sandbox."""
+
+from __future__ import annotations
+
+
+class SandboxError(Exception):
+    """Base class: anything that went wrong with the child or the conversation with it."""
+
+
+class Timeout(SandboxError):
+    """The child did not answer within the wall-clock limit; it has been killed."""
+
+
+class Crashed(SandboxError):
+    """The child died (``reason`` says how, e.g. ``"killed by SIGKILL (out of memory?)"``)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class ProtocolError(SandboxError):
+    """The child sent something malformed, oversized or unexpected."""
+
+
+class StudentError(SandboxError):
+    """Student code raised an exception; all three texts come from the child and are truncated.
+
+    They may be shown to the student: they hold nothing the child did not already know.
+    """
+
+    def __init__(self, type_name: str, message: str, traceback_text: str) -> None:
+        super().__init__(f"{type_name}: {message}")
+        self.type_name = type_name
+        self.message = message
+        self.traceback_text = traceback_text

@@ -1,0 +1,484 @@
+"""The trusted side: start a jailed child, send it requests, decode its plain-data replies."""
+
+from __future__ import annotations
+
+import fcntl
+import importlib.util
+import json
+import logging
+import math
+import os
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from . import wire
+from .errors import Crashed, ProtocolError, SandboxError, StudentError, Timeout
+from .limits import Limits
+from .values import CellResult
+
+log = logging.getLogger(__name__)
+
+HERE = Path(__file__).resolve().parent
+PACKAGE_DIR = HERE.parent
+JAIL_SOURCE = (HERE / "_jail.py").read_text()
+RUNNER_PATH = HERE / "_runner.py"
+BASE_UID = 61000
+VIEW_WORKDIR = "/tmp/work"
+SETUP_FAILED = 121
+PIPE_SIZE = 1 << 20
+_F_SETPIPE_SZ = 1031
+
+
+def _interpreter_paths() -> list[str]:
+    """Directories the child's interpreter needs: its prefixes and numpy's and torch's homes."""
+    paths = {sys.prefix, sys.base_prefix, str(Path(os.path.realpath(sys.executable)).parents[1])}
+    for name in ("numpy", "torch"):
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.origin is not None:
+            paths.add(str(Path(spec.origin).resolve().parents[1]))
+    return sorted(os.path.realpath(p) for p in paths)
+
+
+def _child_env() -> dict[str, str]:
+    bindir = str(Path(sys.executable).parent)
+    return {
+        "PATH": f"{bindir}:/usr/local/bin:/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "MPLBACKEND": "Agg",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+
+
+def _check_name(name: str) -> str:
+    parts = Path(name).parts
+    if not parts or Path(name).is_absolute() or ".." in parts:
+        raise ValueError(f"workdir name must be a relative path without '..': {name!r}")
+    return str(Path(*parts))
+
+
+def _world_readable(path: str) -> bool:
+    """Whether others could read ``path`` through plain file modes (the ``uid`` level's guard)."""
+    for ancestor in reversed(Path(path).parents):
+        if not os.stat(ancestor).st_mode & stat.S_IXOTH:
+            return False
+    return bool(os.stat(path).st_mode & stat.S_IROTH)
+
+
+def _describe_exit(code: int | None) -> str:
+    if code is None:
+        return "died (no exit status)"
+    if code > 128 and code - 128 < signal.NSIG:
+        sig = signal.Signals(code - 128)
+        hint = {
+            signal.SIGKILL: " (out of memory?)",
+            signal.SIGXCPU: " (CPU time limit)",
+            signal.SIGSEGV: " (out of memory?)",
+            signal.SIGABRT: " (out of memory?)",
+        }
+        return f"killed by {sig.name}{hint.get(sig, '')}"
+    return f"exit status {code}"
+
+
+class Sandbox:
+    """A jailed child process running a submission's cells, queried with plain-data requests.
+
+    ``public`` maps names in the child's fresh workdir to host paths it may read (bound
+    read-only); ``files`` are written into the workdir; ``hide`` are host paths the child must not
+    read at all (this package's own directory is always added); ``slot`` picks the sandbox uid
+    (``61000 + slot`` when root) so parallel workers never share one. ``preload`` modules are
+    imported before the child reports ready (so the first cell's time limit is not eaten by
+    ``import torch``). ``isolation`` says what the platform allowed (see ``_jail.py``).
+    """
+
+    def __init__(
+        self,
+        *,
+        public: Mapping[str, Path] = {},  # noqa: B006 - read-only default
+        files: Mapping[str, bytes] = {},  # noqa: B006
+        hide: Sequence[Path] = (),
+        limits: Limits = Limits(),  # noqa: B008 - frozen dataclass
+        slot: int = 0,
+        preload: Sequence[str] = ("numpy", "torch"),
+        namespaces: bool = True,
+    ) -> None:
+        self.limits = limits
+        self.uid = self.gid = BASE_UID + slot
+        self.isolation = "not started"
+        self.workdir = ""
+        self.start_seconds = math.nan
+        self.hello: dict[str, Any] = {}
+        self._good: list[tuple[int, str]] = []
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._fds: dict[str, int] = {}
+        self._host_workdir: str | None = None
+        self._stage = tempfile.mkdtemp(prefix="agsbx-")
+        self._capture = os.open(
+            os.path.join(self._stage, "output"),
+            os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC,
+            0o600,
+        )
+        self._config = self._write_config(public, files, hide, preload, namespaces)
+        try:
+            self._start()
+        except BaseException:
+            self.close()
+            raise
+
+    # -- set-up ------------------------------------------------------------------------------
+
+    def _write_config(
+        self,
+        public: Mapping[str, Path],
+        files: Mapping[str, bytes],
+        hide: Sequence[Path],
+        preload: Sequence[str],
+        namespaces: bool,
+    ) -> str:
+        staged = {}
+        for i, (name, data) in enumerate(files.items()):
+            path = os.path.join(self._stage, f"file{i}")
+            Path(path).write_bytes(data)
+            staged[_check_name(name)] = path
+        hidden = sorted({os.path.realpath(p) for p in [*hide, PACKAGE_DIR]})
+        cfg = {
+            "want": "auto" if namespaces else "none",
+            "python": sys.executable,
+            "runner": str(RUNNER_PATH),
+            "uid": self.uid,
+            "gid": self.gid,
+            "limits": {
+                k: getattr(self.limits, k)
+                for k in (
+                    "memory_mb",
+                    "cpu_seconds",
+                    "processes",
+                    "file_size_mb",
+                    "open_files",
+                    "disk_mb",
+                )
+            },
+            "public": {_check_name(k): os.path.realpath(v) for k, v in public.items()},
+            "files": staged,
+            "hide": [p for p in hidden if os.path.lexists(p)],
+            "expose": _interpreter_paths(),
+            "view_workdir": VIEW_WORKDIR,
+            "preload": list(preload),
+            "env": _child_env(),
+        }
+        path = os.path.join(self._stage, "config.json")
+        Path(path).write_text(json.dumps(cfg))
+        return path
+
+    def _start(self) -> None:
+        """Start a fresh child and wait for its hello (raises SandboxError if it cannot start)."""
+        self._host_workdir = tempfile.mkdtemp(prefix="agsbx-work-")
+        cfg = json.loads(Path(self._config).read_text())
+        req_r, req_w = os.pipe2(os.O_CLOEXEC)
+        rep_r, rep_w = os.pipe2(os.O_CLOEXEC)
+        for fd in (req_w, rep_w):
+            try:
+                fcntl.fcntl(fd, _F_SETPIPE_SZ, PIPE_SIZE)
+            except OSError:
+                pass  # a smaller pipe only costs speed
+        cfg.update(
+            host_workdir=self._host_workdir,
+            fds={"req": req_r, "rep": rep_w, "capture": self._capture},
+        )
+        Path(self._config).write_text(json.dumps(cfg))
+        self._log_path = os.path.join(self._stage, "jail.log")
+        began = time.monotonic()
+        with open(self._log_path, "ab") as jail_log:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-I", "-B", "-c", JAIL_SOURCE, self._config],
+                pass_fds=(req_r, rep_w, self._capture),
+                stdin=subprocess.DEVNULL,
+                stdout=jail_log,
+                stderr=jail_log,
+                start_new_session=True,
+                env=_child_env(),
+                close_fds=True,
+            )
+        os.close(req_r)
+        os.close(rep_w)
+        os.set_blocking(req_w, False)
+        os.set_blocking(rep_r, False)
+        self._fds = {"req": req_w, "rep": rep_r, "pidfd": os.pidfd_open(self._proc.pid)}
+        try:
+            hello = self._receive(time.monotonic() + self.limits.start_seconds)
+        except (Crashed, Timeout, ProtocolError) as exc:
+            raise SandboxError(f"sandbox failed to start: {exc}") from None
+        if hello.get("status") != "ready" or type(hello.get("isolation")) is not str:
+            self._kill()
+            raise SandboxError(f"sandbox failed to start: bad hello {str(hello)[:200]}")
+        self.start_seconds = time.monotonic() - began
+        self.hello = hello
+        self.isolation = hello["isolation"]
+        self.workdir = (
+            VIEW_WORKDIR if self.isolation in ("root+namespaces", "userns") else self._host_workdir
+        )
+        if self.isolation == "none":
+            log.warning(
+                "sandbox: no isolation (no user namespaces, not root): student code runs "
+                "as this user with rlimits only; hidden files are readable"
+            )
+        elif self.isolation == "uid":
+            readable = [p for p in cfg["hide"] if _world_readable(p)]
+            log.warning(
+                "sandbox: no namespaces: student code runs as uid %d with network "
+                "access; hidden paths are protected by file modes only (readable: %s)",
+                self.uid,
+                readable or "none",
+            )
+
+    def _jail_log(self) -> str:
+        try:
+            text = Path(self._log_path).read_text(errors="replace")
+        except OSError:
+            return "no jail log"
+        return "jail log: " + text[-2000:] if text else "empty jail log"
+
+    # -- conversation -----------------------------------------------------------------------
+
+    @property
+    def alive(self) -> bool:
+        """Whether a child is running and answering."""
+        return self._proc is not None and self._proc.poll() is None and bool(self._fds)
+
+    def _receive(self, deadline: float) -> dict[str, Any]:
+        try:
+            parts = wire.read_message(
+                self._fds["rep"], deadline, self.limits.reply_mb << 20, self._fds["pidfd"]
+            )
+            reply = wire.decode(parts)
+            if type(reply) is not dict or type(reply.get("status")) is not str:
+                raise ProtocolError("reply is not an object with a status")
+            return reply
+        except wire.Closed:
+            reason = self._death_reason()
+            self._kill()
+            raise Crashed(reason) from None
+        except Timeout:
+            self._kill()
+            raise
+        except ProtocolError:
+            self._kill()
+            raise
+
+    def _roundtrip(self, message: Any, timeout: float) -> dict[str, Any]:
+        if not self.alive:
+            raise SandboxError("the sandbox is not running; call restart()")
+        deadline = time.monotonic() + timeout
+        parts = wire.encode(message)
+        try:
+            wire.write_message(self._fds["req"], parts, deadline, self._fds["pidfd"])
+        except wire.Closed:
+            reason = self._death_reason()
+            self._kill()
+            raise Crashed(reason) from None
+        except Timeout:
+            self._kill()
+            raise
+        return self._receive(deadline)
+
+    def _death_reason(self) -> str:
+        assert self._proc is not None
+        try:
+            code = self._proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            return "stopped answering (pipe closed)"
+        if code == SETUP_FAILED:
+            return f"sandbox set-up failed; {self._jail_log()}"
+        if self.isolation == "not started":
+            return f"{_describe_exit(code)}; {self._jail_log()}"
+        return _describe_exit(code)
+
+    def request(self, op: Mapping[str, Any], timeout: float | None = None) -> Any:
+        """Send ``op`` (``get`` or ``call``, see the module docs) and return the decoded value.
+
+        Raises StudentError for an exception in student code, Timeout (child killed) when no
+        reply comes within ``timeout`` (default ``limits.call_seconds``), Crashed when the child
+        died, ProtocolError (child killed) for a malformed or oversized reply.
+        """
+        if op.get("op") not in ("get", "call"):
+            raise ValueError(f"unknown op {op.get('op')!r}")
+        if type(op.get("name")) is not str:
+            raise ValueError("op needs a str 'name'")
+        if op["op"] == "call":
+            seed = op.get("seed")
+            if seed is not None and (type(seed) is not int or seed < 0):
+                raise ValueError("seed must be a non-negative int or None")
+            message = {
+                "op": "call",
+                "name": op["name"],
+                "args": list(op.get("args", [])),
+                "kwargs": dict(op.get("kwargs", {})),
+                "seed": seed,
+                "return_args": bool(op.get("return_args", False)),
+            }
+        else:
+            message = {"op": "get", "name": op["name"]}
+        reply = self._roundtrip(message, self.limits.call_seconds if timeout is None else timeout)
+        if reply["status"] == "error":
+            texts = [reply.get(k) for k in ("type", "message", "traceback")]
+            if not all(type(t) is str for t in texts):
+                self._kill()
+                raise ProtocolError("malformed error reply")
+            raise StudentError(texts[0][:200], texts[1][:4000], texts[2][:8000])
+        if reply["status"] != "ok" or "value" not in reply:
+            self._kill()
+            raise ProtocolError(f"unexpected reply status {reply['status'][:50]!r}")
+        if message.get("return_args"):
+            if type(reply.get("args")) is not list:
+                self._kill()
+                raise ProtocolError("reply lacks the arguments")
+            return {"value": reply["value"], "args": reply["args"]}
+        return reply["value"]
+
+    def _exec_one(self, index: int, source: str) -> CellResult:
+        try:
+            reply = self._roundtrip(
+                {"op": "exec", "index": index, "source": source}, self.limits.cell_seconds
+            )
+        except Timeout:
+            return CellResult(
+                index, "timeout", f"cell exceeded the {self.limits.cell_seconds:g} s time limit"
+            )
+        except Crashed as exc:
+            return CellResult(index, "crashed", exc.reason)
+        except ProtocolError as exc:
+            return CellResult(index, "crashed", f"protocol error: {exc}")
+        status, message = reply["status"], reply.get("message", "")
+        if status not in ("ok", "error") or type(message) is not str:
+            self._kill()
+            return CellResult(index, "crashed", "protocol error: malformed cell reply")
+        return CellResult(index, status, message[:4000])
+
+    def exec_cells(self, cells: Sequence[str]) -> list[CellResult]:
+        """Run ``cells`` in order in one namespace, like a notebook kernel.
+
+        An exception fails only its cell. A cell that times out or kills the child is reported,
+        a fresh child replays the cells that succeeded, and execution goes on with the next cell.
+        """
+        results = []
+        for index, source in enumerate(cells):
+            if not self.alive:
+                self.restart()
+            result = self._exec_one(index, source)
+            results.append(result)
+            if result.status == "ok":
+                self._good.append((index, source))
+        if not self.alive:
+            self.restart()
+        return results
+
+    def restart(self) -> None:
+        """Kill the child if any, start a fresh one and replay the cells that succeeded.
+
+        A cell that no longer succeeds on replay is dropped from the replay list; if it killed the
+        child, the replay starts over without it (so this ends: the list only shrinks).
+        """
+        while True:
+            self._kill()
+            self._start()
+            pending, kept = list(self._good), []
+            while pending:
+                index, source = pending.pop(0)
+                result = self._exec_one(index, source)
+                if result.status == "ok":
+                    kept.append((index, source))
+                else:
+                    log.warning("sandbox: cell %d failed on replay: %s", index, result.message)
+                if not self.alive:
+                    break
+            self._good = kept + pending
+            if self.alive:
+                return
+
+    def output(self) -> str:
+        """Captured stdout+stderr of the student's code so far (head and tail if too long)."""
+        path = os.path.join(self._stage, "output")
+        keep = self.limits.output_kb * 1024
+        try:
+            size = os.path.getsize(path)
+            with open(path, "rb") as f:
+                if size <= keep:
+                    return f.read().decode(errors="replace")
+                head = f.read(keep // 2)
+                f.seek(size - keep // 2)
+                tail = f.read()
+        except OSError:
+            return ""
+        note = f"\n[... {size - len(head) - len(tail)} bytes of output dropped ...]\n"
+        if size >= self.limits.file_size_mb << 20:
+            note += f"[output reached the {self.limits.file_size_mb} MiB cap; the rest was lost]\n"
+        return head.decode(errors="replace") + note + tail.decode(errors="replace")
+
+    # -- tear-down --------------------------------------------------------------------------
+
+    def _sweep_uid(self) -> None:
+        """As root: kill every process of the sandbox uid (fallback for escaped descendants).
+
+        ``kill -9 -1`` run as that uid signals every process it owns (never the caller).
+        """
+        if os.geteuid() != 0:
+            return
+        kill = shutil.which("kill") or "/bin/kill"
+        subprocess.run(
+            [kill, "-9", "-1"],
+            user=self.uid,
+            group=self.gid,
+            extra_groups=[],
+            env={},
+            cwd="/",
+            check=False,
+            timeout=30,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def _kill(self) -> None:
+        """Kill the child's whole tree and release its fds (the sandbox is then not alive)."""
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait()
+            self._sweep_uid()
+        for fd in self._fds.values():
+            os.close(fd)
+        self._fds = {}
+        if self._host_workdir is not None:
+            shutil.rmtree(self._host_workdir, ignore_errors=True)
+            self._host_workdir = None
+
+    def close(self) -> None:
+        """Kill the child's whole tree (detached descendants included); idempotent."""
+        self._kill()
+        if self._capture >= 0:
+            os.close(self._capture)
+            self._capture = -1
+        shutil.rmtree(self._stage, ignore_errors=True)
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        if getattr(self, "_stage", None) and os.path.isdir(self._stage):
+            self.close()

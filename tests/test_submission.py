@@ -1,0 +1,76 @@
+"""Reading submissions: notebooks and export zips, and clear errors for everything else."""
+
+from __future__ import annotations
+
+import zipfile
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+from autograder.submission import SubmissionError, load_submission
+
+
+def write_nb(path, cells, **metadata):
+    nb = new_notebook(cells=cells, metadata=metadata)
+    nbformat.write(nb, path)
+    return path
+
+
+def load(path):
+    return load_submission(path, notebook_name="ex08.ipynb", assignment_id="ex08")
+
+
+def test_code_cells_are_taken_and_demo_cells_skipped(tmp_path):
+    demo = new_code_cell("train_forever()", metadata={"tags": ["otter_ignore"]})
+    path = write_nb(tmp_path / "ex08.ipynb", [new_code_cell("x = 1"), demo, new_code_cell("y")])
+    sub = load(path)
+    assert sub.cells == ("x = 1", "y")
+    assert len(sub.sha256) == 64
+
+
+def test_the_notebook_inside_an_export_zip_is_the_only_thing_read(tmp_path):
+    nb_path = write_nb(tmp_path / "ex08.ipynb", [new_code_cell("x = 1")])
+    zip_path = tmp_path / "export.zip"
+    with zipfile.ZipFile(zip_path, "w") as zf:
+        zf.write(nb_path, "ex08.ipynb")
+        zf.writestr(".OTTER_LOG", b"\x80\x04crafted pickle")
+        zf.writestr("otter/__init__.py", "raise SystemExit('shadow package')")
+        zf.writestr("other.ipynb", "{}")
+    assert load(zip_path).cells == ("x = 1",)
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("ex08.ipynb", b"not json", "invalid JSON"),
+        ("ex08.ipynb", b'{"cells": 3}', "not a valid Jupyter notebook"),
+        ("ex08.ipynb", b"", "invalid JSON"),
+        (
+            "ex08.ipynb",
+            b'{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [{"cell_ty',
+            "invalid JSON",
+        ),
+        ("ex08.zip", b"PK\x03\x04 broken", "not a readable zip"),
+        ("ex08.txt", b"print(1)", "expected a .ipynb"),
+    ],
+)
+def test_unreadable_submissions_are_refused_clearly(tmp_path, name, content, message):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(SubmissionError, match=message):
+        load(path)
+
+
+def test_a_notebook_of_another_assignment_is_refused(tmp_path):
+    path = write_nb(tmp_path / "ex08.ipynb", [], otter={"assignment_name": "ex07"})
+    with pytest.raises(SubmissionError, match="belongs to assignment ex07"):
+        load(path)
+
+
+def test_a_zip_without_the_notebook_is_refused(tmp_path):
+    zip_path = tmp_path / "export.zip"
+    with zipfile.ZipFile(zip_path, "w") as zf:
+        zf.writestr("notes.txt", "nothing")
+    with pytest.raises(SubmissionError, match="expected one notebook"):
+        load(zip_path)
