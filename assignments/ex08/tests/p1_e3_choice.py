@@ -1,0 +1,13 @@
+from otter.test_files import test_case
+
+OK_FORMAT = False
+
+name = "p1_e3_choice"
+points = 1
+
+@test_case(points=None, hidden=False)
+def test_p1_e3_choice_values(activation, scale_factor):
+    assert activation == 'relu', "set activation to the string 'relu'"
+    assert isinstance(scale_factor, (int, float)), 'scale_factor should be a number'
+    assert 1.0 < scale_factor < 2.0, 'the factor lies between 1 (vanishes) and 2 (explodes)'
+
