@@ -90,13 +90,40 @@ def _describe_exit(code: int | None) -> str:
     return f"exit status {code}"
 
 
+MAX_SLOTS = 1024
+
+
+def _lease_slot(preferred: int) -> tuple[int, int]:
+    """Lock the first free slot from ``preferred`` on; return (lock fd, slot).
+
+    The locks live in a folder only this user can write (and the child never sees the host's
+    /tmp); a lock dies with the process that holds it, so a crashed grader frees its slots.
+    """
+    folder = os.path.join(tempfile.gettempdir(), f"autograder-slots-{os.geteuid()}")
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    for offset in range(MAX_SLOTS):
+        slot = (preferred + offset) % MAX_SLOTS
+        fd = os.open(
+            os.path.join(folder, f"{slot}.lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600
+        )
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        return fd, slot
+    raise SandboxError(f"all {MAX_SLOTS} sandbox slots are in use")
+
+
 class Sandbox:
     """A jailed child process running a submission's cells, queried with plain-data requests.
 
     ``public`` maps names in the child's fresh workdir to host paths it may read (bound
     read-only); ``files`` are written into the workdir; ``hide`` are host paths the child must not
-    read at all (this package's own directory is always added); ``slot`` picks the sandbox uid
-    (``61000 + slot`` when root) so parallel workers never share one. ``preload`` modules are
+    read at all (this package's own directory is always added); ``slot`` is the preferred sandbox
+    uid (``61000 + slot`` when root): uids are leased machine-wide with a lock, so parallel
+    workers and separate grader processes never share one (the uid sweep of one sandbox would
+    kill another's child). ``preload`` modules are
     imported before the child reports ready (so the first cell's time limit is not eaten by
     ``import torch``). ``isolation`` says what the platform allowed (see ``_jail.py``).
     """
@@ -113,7 +140,8 @@ class Sandbox:
         namespaces: bool = True,
     ) -> None:
         self.limits = limits
-        self.uid = self.gid = BASE_UID + slot
+        self._lease, lease_slot = _lease_slot(slot)
+        self.uid = self.gid = BASE_UID + lease_slot
         self.isolation = "not started"
         self.workdir = ""
         self.start_seconds = math.nan
@@ -471,6 +499,9 @@ class Sandbox:
         if self._capture >= 0:
             os.close(self._capture)
             self._capture = -1
+        if self._lease >= 0:
+            os.close(self._lease)  # releases the uid's lock
+            self._lease = -1
         shutil.rmtree(self._stage, ignore_errors=True)
 
     def __enter__(self) -> Sandbox:
