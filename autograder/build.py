@@ -22,6 +22,8 @@ from autograder.config import Assignment
 from autograder.markers import validate
 from autograder.source import raw_marker, read_source
 
+OTTER_INIT = "# Initialize Otter"
+
 
 class BuildError(RuntimeError):
     """otter assign failed or produced something unexpected."""
@@ -34,6 +36,7 @@ class Build:
     student: Path
     solution: Path
     solution_lines: tuple[str, ...]
+    autograder_zip: Path | None = None
 
 
 def assign_config(assignment: Assignment) -> dict:
@@ -68,8 +71,12 @@ def master_notebook(nb: nbformat.NotebookNode, assignment: Assignment) -> nbform
 
 
 def normalise(path: Path, assignment: Assignment) -> None:
-    """Make otter's notebook reproducible: stable cell ids, our assignment metadata."""
+    """Make otter's notebook reproducible (stable cell ids, our assignment metadata) and put
+    otter's init cell after the source's first code cell, which installs otter on Colab."""
     nb = nbformat.read(path, as_version=4)
+    init = next(i for i, c in enumerate(nb.cells) if c.source.startswith(OTTER_INIT))
+    setup = next(i for i, c in enumerate(nb.cells) if i > init and c.cell_type == "code")
+    nb.cells.insert(setup, nb.cells.pop(init))
     for index, cell in enumerate(nb.cells):
         cell.id = f"{assignment.id}-{index:03d}"
         cell.metadata.pop("lines_to_next_cell", None)
@@ -107,7 +114,19 @@ def build(assignment: Assignment, *, out: Path, release: Path | None = None) -> 
         student=target / "student",
         solution=target / "solution" / assignment.notebook,
         solution_lines=tuple(solution_lines),
+        autograder_zip=autograder_zip(assignment, target),
     )
+
+
+def autograder_zip(assignment: Assignment, target: Path) -> Path:
+    """``target/autograder.zip``: the Gradescope autograder, made with otter generate and ending
+    in our trusted grader (see ``autograder.gradescope``)."""
+    from autograder.gradescope import ZipError, write_zip
+
+    try:
+        return write_zip(assignment, target / "autograder.zip")
+    except ZipError as exc:
+        raise BuildError(str(exc)) from exc
 
 
 def _otter_assign(master: Path, result: Path) -> None:

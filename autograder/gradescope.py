@@ -1,0 +1,624 @@
+"""Gradescope: the autograder zip (made with otter-grader) and the grading entry inside it.
+
+Build side (``autograder build`` calls :func:`write_zip`): ``otter generate`` makes ``setup.sh``
+(Miniforge and a conda environment), ``environment.yml`` (Python version and pip requirements:
+the CPU build of torch, our package's dependencies) and ``otter_config.json``. Its
+``run_autograder`` would grade inside the student's kernel, so ours replaces it (and
+``run_otter.py`` is left out); our steps are appended to ``setup.sh`` (the unprivileged user of the
+sandbox, file modes, import checks); our package, ``grader.yml``, the assignment's source and its
+public data are shipped at the zip's root, which Gradescope unzips to ``/autograder/source``.
+
+Grading side (``python -m autograder.gradescope --assignment ID [--root /autograder]``, what
+``run_autograder`` runs): find the submission in ``submission/``, grade it with
+:func:`autograder.grading.grade_submission` (the student's code runs only in the sandboxed child),
+add the written answers for hand grading, and write ``results/results.json`` atomically. Whatever
+happens (no submission, junk, a grader bug, the deadline, SIGTERM), a results.json valid against
+``schemas/results.schema.json`` is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import importlib.metadata
+import json
+import logging
+import os
+import re
+import signal
+import stat
+import string
+import sys
+import tempfile
+import time
+import tomllib
+import zipfile
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+import autograder
+from autograder.config import CONFIG_NAME, Assignment, find_assignment
+from autograder.results import write_atomic, write_json
+from autograder.sandbox.sandbox import BASE_UID as SANDBOX_UID
+from autograder.submission import SubmissionError, notebook_bytes, sha256_of
+
+log = logging.getLogger(__name__)
+
+GRADESCOPE_ROOT = Path("/autograder")
+"""Where Gradescope puts source/, submission/, submission_metadata.json and results/."""
+DEADLINE_SECONDS = 540.0
+"""Grading stops (with a valid results.json saying so) before Gradescope's default 10 minutes."""
+SANDBOX_USER = "ag-sandbox"
+"""Name given in setup.sh to the sandbox's slot-0 uid (``SANDBOX_UID``)."""
+MINIFORGE = "/root/miniforge3"
+"""Where otter's setup.sh installs Miniforge (its run_autograder hard-codes it too)."""
+ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+"""Timestamp of every zip entry, so that the same inputs make the same zip."""
+PLACEHOLDER = "_Type your answer here, replacing this text._"
+"""otter's text in an empty written-answer cell."""
+MAX_ANSWER_CHARS = 20_000
+
+# Exact, asserted edits of otter's setup.sh so that it passes shellcheck (quote the command
+# substitutions, no useless cat). An otter upgrade that changes these lines fails the build.
+SETUP_EDITS = (
+    ('[ $(uname -p) = "arm" ] || [ $(uname -p) = "aarch64" ]',
+     '[ "$(uname -p)" = "arm" ] || [ "$(uname -p)" = "aarch64" ]'),
+    ("if cat /autograder/source/otter_config.json | jq -e '[.pdf, .token] | any'; then",
+     "if jq -e '[.pdf, .token] | any' /autograder/source/otter_config.json; then"),
+)  # fmt: skip
+
+
+class ZipError(RuntimeError):
+    """The autograder zip cannot be made (otter generate failed, or its output changed)."""
+
+
+# -- build side --------------------------------------------------------------------------------
+
+
+def template(name: str) -> string.Template:
+    """A template of ``autograder/templates/`` (package data; ``$name`` placeholders)."""
+    return string.Template(resources.files("autograder").joinpath("templates", name).read_text())
+
+
+def _dist_name(requirement: str) -> str:
+    match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", requirement)
+    return re.sub(r"[-_.]+", "-", match.group(1)).lower() if match else requirement
+
+
+def package_dependencies() -> list[str]:
+    """Our package's runtime dependencies: pyproject.toml of the checkout, else its metadata."""
+    pyproject = Path(autograder.__file__).resolve().parents[1] / "pyproject.toml"
+    if pyproject.is_file():
+        return list(tomllib.loads(pyproject.read_text())["project"]["dependencies"])
+    requires = importlib.metadata.requires("autograder") or []
+    return [r for r in requires if ";" not in r]
+
+
+def requirements(assignment: Assignment) -> list[str]:
+    """The zip's pip requirements: grader.yml's (the CPU wheel index, torch pin) first, then
+    every dependency of our package not named there. otter-grader itself is added by otter,
+    at the version that generates the zip, which must be the one we pin."""
+    from otter import __version__ as otter_version
+
+    lines = list(assignment.requirements)
+    named = {_dist_name(line) for line in lines if not line.lstrip().startswith("-")}
+    for dep in package_dependencies():
+        name = _dist_name(dep)
+        if name == "otter-grader":
+            pinned = re.search(r"==\s*([\w.]+)", dep)
+            if not pinned or pinned.group(1) != otter_version:
+                raise ZipError(f"pyproject pins {dep!r} but otter {otter_version} is installed")
+        elif name not in named:
+            lines.append(dep)
+            named.add(name)
+    return lines
+
+
+def otter_config(assignment: Assignment) -> dict[str, Any]:
+    """``otter_config.json``: read by otter's setup.sh (``pdf``/``token`` decide whether LaTeX is
+    installed) and describing the grading for anyone who reads it. Checked against otter's own
+    keys, because otter silently ignores unknown ones."""
+    from otter.run import AutograderConfig
+
+    config = {
+        "lang": "python",
+        "assignment_name": assignment.id,
+        "points_possible": sum(q.points for q in assignment.graded),
+        "show_stdout": assignment.visibility.stdout != "hidden",
+        "show_hidden": False,
+        "pdf": False,
+        "zips": True,
+    }
+    known = {k for k, v in vars(AutograderConfig).items() if type(v).__name__ == "Key"}
+    unknown = sorted(set(config) - known)
+    if unknown:
+        raise ZipError(f"otter 's AutograderConfig has no key(s) {unknown}")
+    return config
+
+
+def environment_python() -> str:
+    """The interpreter of otter's conda environment on Gradescope."""
+    from otter.generate import OTTER_ENV_NAME
+
+    return f"{MINIFORGE}/envs/{OTTER_ENV_NAME}/bin/python"
+
+
+def otter_files(assignment: Assignment) -> dict[str, str]:
+    """What ``otter generate`` writes for this assignment, by file name."""
+    import otter.generate
+
+    with tempfile.TemporaryDirectory(prefix="autograder-otter-") as tmp:
+        work = Path(tmp)
+        (work / "tests").mkdir()
+        (work / "otter_config.json").write_text(json.dumps(otter_config(assignment), indent=2))
+        (work / "requirements.txt").write_text("\n".join(requirements(assignment)) + "\n")
+        cwd = os.getcwd()
+        os.chdir(work)  # otter looks for default files in the working directory
+        try:
+            otter.generate.main(
+                tests_dir="tests",
+                output_path="otter.zip",
+                config="otter_config.json",
+                requirements="requirements.txt",
+                no_environment=True,
+                lang="python",
+                python_version=assignment.python_version,
+            )
+        except Exception as exc:
+            raise ZipError(f"otter generate failed: {exc}") from exc
+        finally:
+            os.chdir(cwd)
+        with zipfile.ZipFile(work / "otter.zip") as zf:
+            return {
+                name: zf.read(name).decode() for name in zf.namelist() if not name.endswith("/")
+            }
+
+
+def setup_script(assignment: Assignment, otter_setup: str) -> str:
+    """otter's setup.sh (edited for shellcheck) followed by our steps."""
+    for old, new in SETUP_EDITS:
+        if old not in otter_setup:
+            raise ZipError(f"otter's setup.sh changed: {old!r} not found; review SETUP_EDITS")
+        otter_setup = otter_setup.replace(old, new)
+    python = environment_python()
+    env = str(Path(python).parents[1])
+    traverse = [str(p) for p in reversed(Path(env).parents) if str(p) != "/"]
+    source = str(GRADESCOPE_ROOT / "source")
+    ours = template("setup_trusted.sh").substitute(
+        assignment=assignment.id,
+        python=python,
+        env=env,
+        traverse=" ".join(traverse),
+        uid=SANDBOX_UID,
+        user=SANDBOX_USER,
+        source=source,
+        public="\n".join(f"chmod -R go+rX {source}/{p.name}" for p in assignment.public)
+        or ": # no public data",
+    )
+    return otter_setup.rstrip("\n") + "\n" + ours
+
+
+def run_script(assignment: Assignment) -> str:
+    """Our run_autograder: the grading entry in otter's environment, then a last-resort
+    results.json should the grader not have written one (killed, or unable to start)."""
+    fallback = {
+        "score": 0,
+        "output": "The grader could not run to completion (it was stopped or could not start), "
+        "so this submission was not graded. Please tell the course staff.",
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "extra_data": {"assignment": assignment.id, "status": "error"},
+        "tests": [],
+    }
+    return template("run_autograder").substitute(
+        assignment=assignment.id,
+        python=environment_python(),
+        fallback=json.dumps(fallback, indent=2),
+    )
+
+
+def _tree(root: Path, base: Path) -> Iterator[tuple[str, Path]]:
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+            yield path.relative_to(base).as_posix(), path
+
+
+def zip_entries(assignment: Assignment) -> dict[str, tuple[bytes, int]]:
+    """Every file of the autograder zip: ``{arcname: (bytes, mode)}``."""
+    otter = otter_files(assignment)
+    text = {
+        "setup.sh": (setup_script(assignment, otter["setup.sh"]), 0o755),
+        "run_autograder": (run_script(assignment), 0o755),
+        "environment.yml": (otter["environment.yml"], 0o644),
+        "otter_config.json": (otter["otter_config.json"], 0o644),
+        "requirements.txt": ("\n".join(requirements(assignment)) + "\n", 0o644),
+    }
+    entries = {name: (body.encode(), mode) for name, (body, mode) in text.items()}
+    root = assignment.root
+    package = Path(autograder.__file__).resolve().parent
+    sources = [(package, package.parent), (assignment.source.parent, root)]
+    sources += [(p, root) for p in assignment.public]
+    for folder, base in sources:
+        for arcname, path in _tree(folder, base):
+            entries[arcname] = (path.read_bytes(), 0o644)
+    entries[CONFIG_NAME] = ((root / CONFIG_NAME).read_bytes(), 0o644)
+    return entries
+
+
+def write_zip(assignment: Assignment, path: Path) -> Path:
+    """Write the Gradescope autograder zip to ``path`` (reproducibly: sorted, fixed dates)."""
+    entries = zip_entries(assignment)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name in sorted(entries):
+            data, mode = entries[name]
+            info = zipfile.ZipInfo(name, date_time=ZIP_DATE)
+            info.external_attr = (stat.S_IFREG | mode) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, data)
+    os.replace(tmp, path)
+    return path
+
+
+# -- written answers (hand grading) -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WrittenAnswer:
+    """The student's answer to one hand-graded question ('' when missing)."""
+
+    question: str
+    points: float
+    prompt: str
+    answer: str
+
+
+_QUESTION = re.compile(r"Question \((p\d+_[a-z0-9_]+)\)")
+_BEGIN, _END = "<!-- BEGIN QUESTION -->", "<!-- END QUESTION -->"
+
+
+def _text(cell: Mapping[str, Any]) -> str:
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else str(source)
+
+
+def written_answers(nb: Mapping[str, Any], assignment: Assignment) -> list[WrittenAnswer]:
+    """The answers to the hand-graded questions, in grader.yml's order.
+
+    A question's prompt is the markdown cell naming ``Question (<id>)``; its answer is the cells
+    after it up to otter's ``<!-- END QUESTION -->`` (or, when the student deleted that marker,
+    the following cells tagged ``otter_answer_cell``). otter's placeholder counts as no answer.
+    """
+    manual = {q.id: q for q in assignment.questions if q.manual}
+    found: dict[str, tuple[str, list[str]]] = {}
+    current: str | None = None
+    marked = False
+    for cell in nb.get("cells", []) if isinstance(nb.get("cells"), list) else []:
+        if not isinstance(cell, Mapping):
+            continue
+        text = _text(cell)
+        match = _QUESTION.search(text) if cell.get("cell_type") == "markdown" else None
+        if match and match.group(1) in manual and match.group(1) not in found:
+            current, marked = match.group(1), _BEGIN in text
+            found[current] = (text.replace(_BEGIN, "").strip(), [])
+            continue
+        if current is None:
+            continue
+        tags = (
+            cell.get("metadata", {}).get("tags", [])
+            if isinstance(cell.get("metadata"), Mapping)
+            else []
+        )
+        if _END in text or match or (not marked and "otter_answer_cell" not in tags):
+            current = None
+            continue
+        answer = text.replace(PLACEHOLDER, "").strip()
+        if answer:
+            found[current][1].append(answer)
+    answers = []
+    for qid, q in manual.items():
+        prompt, parts = found.get(qid, ("", []))
+        answers.append(WrittenAnswer(qid, q.points, prompt, "\n\n".join(parts)[:MAX_ANSWER_CHARS]))
+    return answers
+
+
+def read_written(path: Path, assignment: Assignment) -> list[WrittenAnswer]:
+    """The written answers of a submission file ([] if it holds no readable notebook)."""
+    try:
+        raw = notebook_bytes(path, assignment.notebook)
+        nb = json.loads(raw.decode("utf-8"))
+    except (SubmissionError, OSError, UnicodeDecodeError, ValueError):
+        return []
+    return written_answers(nb, assignment) if isinstance(nb, dict) else []
+
+
+def _fence(text: str) -> str:
+    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}text\n{text}\n{fence}"
+
+
+def written_tests(answers: Sequence[WrittenAnswer]) -> list[dict[str, Any]]:
+    """One results.json entry per hand-graded question: the answer as typed, for the instructor
+    grading it in Gradescope (and for the student, as a receipt). Worth 0 points here."""
+    return [
+        {
+            "name": f"{a.question} (written answer, graded by hand)",
+            "score": 0,
+            "max_score": 0,
+            "output": (
+                f"**{a.question}** ({a.points:g} points, graded by hand). The answer as typed:\n\n"
+                + _fence(a.answer)
+                if a.answer
+                else f"**{a.question}**: no answer found in the notebook."
+            ),
+            "output_format": "md",
+            "visibility": "visible",
+        }
+        for a in answers
+    ]
+
+
+def written_html(answers: Sequence[WrittenAnswer], assignment: Assignment, *, name: str,
+                 sha256: str) -> str:  # fmt: skip
+    """An HTML page of just the written answers, for an instructor (printable to PDF)."""
+    sections = []
+    for a in answers:
+        body = (
+            f'<div class="answer">{html.escape(a.answer)}</div>'
+            if a.answer
+            else '<p class="missing">No answer found in the notebook.</p>'
+        )
+        sections.append(
+            f"<h2>{html.escape(a.question)} ({a.points:g} points)</h2>\n"
+            f'<div class="prompt">{html.escape(a.prompt)}</div>\n{body}'
+        )
+    return template("written.html").substitute(
+        title=html.escape(assignment.title),
+        name=html.escape(name),
+        sha256=html.escape(sha256),
+        sections="\n".join(sections),
+    )
+
+
+def write_written_html(
+    assignment: Assignment, submissions: Sequence[Path], out: Path
+) -> list[Path]:
+    """``out/<name>.html`` with the written answers of each submission (notebook or export zip)."""
+    written = []
+    for path in submissions:
+        page = written_html(
+            read_written(path, assignment), assignment, name=path.name, sha256=sha256_of(path)
+        )
+        target = out / f"{path.stem}.html"
+        if target in written:  # same file name in two folders
+            target = out / f"{path.parent.name}-{path.stem}.html"
+        write_atomic(target, page)
+        written.append(target)
+    return written
+
+
+# -- grading side ------------------------------------------------------------------------------
+
+
+def results_schema() -> dict[str, Any]:
+    """The JSON Schema of Gradescope's results.json."""
+    text = resources.files("autograder").joinpath("schemas/results.schema.json").read_text()
+    return json.loads(text)
+
+
+def validate_results(results: Mapping[str, Any]) -> None:
+    """Raise ValueError unless ``results`` is valid strict JSON and matches the schema."""
+    json.dumps(results, allow_nan=False)
+    errors = list(jsonschema.Draft202012Validator(results_schema()).iter_errors(results))
+    if errors:
+        err = errors[0]
+        where = "/".join(str(p) for p in err.absolute_path) or "(top level)"
+        raise ValueError(f"results.json: {where}: {err.message}")
+
+
+def find_submission(folder: Path, notebook: str) -> Path:
+    """The file to grade in Gradescope's submission folder (SubmissionError if none).
+
+    Gradescope unzips an uploaded zip, so the folder usually holds the export's notebook; an
+    upload that stayed a zip is graded as an export zip. Symbolic links are never followed
+    (a link could point at the hidden tests). Preference: ``notebook`` by name (the shallowest),
+    then the only ``.ipynb``, then the only ``.zip``.
+    """
+    files: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = sorted(
+            d for d in dirnames if not d.startswith((".", "__MACOSX")) and d != "__pycache__"
+        )
+        for name in sorted(filenames):
+            path = Path(dirpath) / name
+            if not path.is_symlink() and path.is_file():
+                files.append(path)
+    exact = sorted((p for p in files if p.name == notebook), key=lambda p: len(p.parts))
+    if exact and (len(exact) == 1 or len(exact[0].parts) < len(exact[1].parts)):
+        return exact[0]
+    for suffix in (".ipynb", ".zip"):
+        found = [p for p in files if p.suffix == suffix]
+        if len(found) == 1:
+            return found[0]
+        if len(found) > 1:
+            names = ", ".join(p.relative_to(folder).as_posix() for p in found[:5])
+            raise SubmissionError(f"more than one {suffix} file in the submission ({names})")
+    listing = ", ".join(p.relative_to(folder).as_posix() for p in files[:5]) or "nothing"
+    raise SubmissionError(
+        f"no notebook found in the submission (it holds {listing}). Upload the zip written by the "
+        f"notebook's last cell (grader.export()), or {notebook} itself."
+    )
+
+
+def _chmod_tree(path: Path, *, public: bool) -> None:
+    """Public: readable by all, writable by none but root. Else: root only."""
+    for p in [path, *(path.rglob("*") if path.is_dir() and not path.is_symlink() else [])]:
+        if p.is_symlink():
+            continue
+        mode = stat.S_IMODE(p.lstat().st_mode)
+        if public:
+            mode = (mode | 0o444 | (0o111 if p.is_dir() else 0)) & ~0o022
+        else:
+            mode &= 0o700
+        os.chmod(p, mode)
+
+
+def harden(root: Path, assignment: Assignment) -> None:
+    """As root, set the file modes the ``uid`` isolation level relies on (namespaces also hide
+    these paths): the grader's files root-only, the public data readable, results/ writable by
+    root only, the submission metadata (names, e-mails) private. A no-op when not root."""
+    if os.geteuid() != 0:
+        return
+    source = assignment.root
+    public = {p.resolve() for p in assignment.public}
+    os.chmod(root, 0o711)
+    os.chmod(source, 0o711)
+    for child in source.iterdir():
+        _chmod_tree(child, public=child.resolve() in public)
+    results = root / "results"
+    results.mkdir(exist_ok=True)
+    os.chown(results, 0, 0)
+    os.chmod(results, 0o755)
+    metadata = root / "submission_metadata.json"
+    if metadata.is_file() and not metadata.is_symlink():
+        os.chmod(metadata, 0o600)
+
+
+class Interrupted(Exception):
+    """Grading was stopped: the deadline passed, or Gradescope sent SIGTERM."""
+
+
+@contextmanager
+def _deadline(seconds: float) -> Iterator[None]:
+    """Raise :class:`Interrupted` in the main thread after ``seconds`` or on SIGTERM."""
+
+    def stop(signum: int, _frame: object) -> None:
+        why = "the time limit" if signum == signal.SIGALRM else signal.Signals(signum).name
+        raise Interrupted(f"grading was stopped by {why} ({seconds:g} s)")
+
+    old = {s: signal.signal(s, stop) for s in (signal.SIGALRM, signal.SIGTERM)}
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        for s, handler in old.items():
+            signal.signal(s, handler)
+
+
+def failure_results(assignment: Assignment | None, message: str, started: float) -> dict[str, Any]:
+    """A valid results.json for a submission that could not be graded: 0 points, and why."""
+    tests = []
+    if assignment is not None:
+        tests = [
+            {
+                "name": q.id,
+                "number": str(i),
+                "score": 0,
+                "max_score": q.points,
+                "status": "failed",
+                "output": "not graded: " + message,
+                "visibility": "visible",
+            }
+            for i, q in enumerate(assignment.graded, start=1)
+        ]
+    return {
+        "score": 0,
+        "execution_time": round(time.monotonic() - started, 3),
+        "output": message,
+        "output_format": "text",
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "extra_data": {
+            "assignment": assignment.id if assignment else None,
+            "grader_version": autograder.__version__,
+            "status": "error",
+        },
+        "tests": tests,
+    }
+
+
+def for_gradescope(results: Mapping[str, Any], written: Sequence[WrittenAnswer]) -> dict[str, Any]:
+    """The grader's results as Gradescope gets them: the written answers appended, the seed of
+    the hidden inputs dropped, and the autograder's own stdout (our log) hidden."""
+    out = dict(results)
+    out["extra_data"] = {k: v for k, v in results.get("extra_data", {}).items() if k != "seed"}
+    out["stdout_visibility"] = "hidden"
+    out["tests"] = [*results.get("tests", []), *written_tests(written)]
+    return out
+
+
+def grade(assignment: Assignment, root: Path) -> dict[str, Any]:
+    """Grade ``root/submission`` (the child never sees anything under ``root``)."""
+    from autograder.checks import CheckResult
+    from autograder.grading import QuestionResult, grade_submission, results_json
+
+    started = time.monotonic()
+    try:
+        path = find_submission(root / "submission", assignment.notebook)
+    except SubmissionError as exc:
+        checks = (CheckResult("submission", False, str(exc)),)
+        results = [QuestionResult(q, checks) for q in assignment.graded]
+        return for_gradescope(
+            results_json(assignment, results, started, note=str(exc), sha256=None), []
+        )
+    log.info("grading %s", path)
+    results = grade_submission(assignment, path, hide=[root])
+    return for_gradescope(results, read_written(path, assignment))
+
+
+def run(
+    *, assignment_id: str, root: Path = GRADESCOPE_ROOT, deadline: float = DEADLINE_SECONDS
+) -> dict[str, Any]:
+    """Grade the submission under ``root`` and write ``root/results/results.json``; always."""
+    started = time.monotonic()
+    assignment: Assignment | None = None
+    try:
+        with _deadline(deadline):
+            assignment = find_assignment(assignment_id, root / "source" / CONFIG_NAME)
+            harden(root, assignment)
+            results = grade(assignment, root)
+        validate_results(results)
+    except BaseException as exc:  # noqa: BLE001 - whatever happened, results.json is written
+        log.exception("grading failed")
+        message = str(exc) if isinstance(exc, Interrupted) else f"{type(exc).__name__}"
+        results = failure_results(
+            assignment,
+            f"The grader failed ({message}); this submission was not graded. Please resubmit, "
+            "and tell the course staff if this persists.",
+            started,
+        )
+    write_json(root / "results" / "results.json", results)
+    return results
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m autograder.gradescope``: what run_autograder runs (exit status 0 if graded)."""
+    parser = argparse.ArgumentParser(prog="python -m autograder.gradescope", description=__doc__)
+    parser.add_argument("--assignment", required=True, help="assignment id in grader.yml")
+    parser.add_argument(
+        "--root",
+        type=Path,
+        default=Path(os.environ.get("AUTOGRADER_ROOT", GRADESCOPE_ROOT)),
+        help="Gradescope's root folder (default: $AUTOGRADER_ROOT or /autograder)",
+    )
+    parser.add_argument("--deadline", type=float, default=DEADLINE_SECONDS, help="seconds")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    results = run(assignment_id=args.assignment, root=args.root, deadline=args.deadline)
+    status = results.get("extra_data", {}).get("status", "graded")
+    possible = sum(t.get("max_score", 0) for t in results["tests"])
+    print(f"{args.assignment}: {results['score']:g} / {possible:g} ({status})")
+    return 0 if status != "error" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,522 @@
+"""Gradescope: the autograder zip, and a simulation of Gradescope grading with it.
+
+The simulation lays out a temporary root as Gradescope does (``source/`` = the unzipped zip,
+``submission/``, ``submission_metadata.json``, ``results/``) and runs the zip's own
+``run_autograder`` with this venv's python instead of the Miniforge environment.
+
+Goldens of the zip live in ``tests/golden/gradescope/``; refresh them with
+``AUTOGRADER_UPDATE_GOLDEN=1 python -m pytest tests/test_gradescope.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import jsonschema
+import nbformat
+import pytest
+import yaml
+
+import autograder
+from autograder.build import build
+from autograder.gradescope import (
+    failure_results,
+    find_submission,
+    results_schema,
+    run,
+    setup_script,
+    validate_results,
+    write_written_html,
+    write_zip,
+    written_answers,
+    written_html,
+)
+from autograder.submission import SubmissionError
+from tests.conftest import ROOT
+
+GOLDEN = ROOT / "tests" / "golden" / "gradescope" / "ex08"
+KEY_FILES = (
+    "run_autograder",
+    "setup.sh",
+    "otter_config.json",
+    "requirements.txt",
+    "environment.yml",
+)
+UPDATE = os.environ.get("AUTOGRADER_UPDATE_GOLDEN") == "1"
+SECRET_METADATA = "secret-student-42@example.com"
+ENTRY_SECONDS = 300
+
+
+# -- fixtures ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def built(ex08, tmp_path_factory):
+    return build(ex08, out=tmp_path_factory.mktemp("dist"))
+
+
+@pytest.fixture(scope="module")
+def entries(built) -> dict[str, zipfile.ZipInfo]:
+    with zipfile.ZipFile(built.autograder_zip) as zf:
+        return {i.filename: i for i in zf.infolist()}
+
+
+def gradescope_root(tmp: Path, built, files: dict[str, bytes], *, stdout: str = "hidden") -> Path:
+    """A fresh Gradescope-like root with ``files`` in submission/ (grader.yml's stdout
+    visibility set to ``stdout``)."""
+    root = tmp / "autograder"
+    (root / "submission").mkdir(parents=True)
+    (root / "results").mkdir()
+    with zipfile.ZipFile(built.autograder_zip) as zf:
+        zf.extractall(root / "source")
+    config = root / "source" / "grader.yml"
+    data = yaml.safe_load(config.read_text())
+    data["assignments"]["ex08"].setdefault("visibility", {})["stdout"] = stdout
+    config.write_text(yaml.safe_dump(data, sort_keys=False))
+    (root / "submission_metadata.json").write_text(
+        json.dumps({"users": [{"email": SECRET_METADATA, "name": "Ada"}]})
+    )
+    for name, data in files.items():
+        path = root / "submission" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return root
+
+
+def run_entry(root: Path, **env: str) -> tuple[dict, subprocess.CompletedProcess]:
+    """Run the zip's run_autograder as Gradescope would (root, cwd = root), with our python."""
+    proc = subprocess.run(
+        ["bash", str(root / "source" / "run_autograder")],
+        cwd=root,
+        env={
+            **os.environ,
+            "AUTOGRADER_ROOT": str(root),
+            "AUTOGRADER_PYTHON": sys.executable,
+            **env,
+        },
+        capture_output=True,
+        text=True,
+        timeout=ENTRY_SECONDS,
+    )
+    results = json.loads((root / "results" / "results.json").read_text())
+    validate_results(results)
+    return results, proc
+
+
+def notebook(path: Path, extra_cells: list[str] = ()) -> bytes:
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.extend(nbformat.v4.new_code_cell(src) for src in extra_cells)
+    return nbformat.writes(nb).encode()
+
+
+def export_zip(nb_bytes: bytes) -> bytes:
+    """An export zip like otter's ``grader.export()``: notebook, .OTTER_LOG (here a pickle
+    that would run a command if loaded) and a PDF placeholder."""
+    import io
+    import pickle
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("touch /tmp/otter-log-was-unpickled",))
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("ex08.ipynb", nb_bytes)
+        zf.writestr(".OTTER_LOG", pickle.dumps(Evil()))
+        zf.writestr("ex08.pdf", b"%PDF-1.4 placeholder\n")
+    return buf.getvalue()
+
+
+def hidden_texts(ex08) -> list[str]:
+    """Distinctive lines of what students must never see: hidden tests, reference-only lines,
+    the seed and the submission metadata."""
+    hidden = (ROOT / "autograder" / "hidden" / "ex08.py").read_text().splitlines()
+    texts = [line.strip() for line in hidden if len(line.strip()) > 40][:40]
+    texts += [str(ex08.seed), SECRET_METADATA, "hidden_tests: autograder.hidden.ex08"]
+    return texts
+
+
+# -- the zip -------------------------------------------------------------------------------------
+
+
+def zip_tree(entries: dict[str, zipfile.ZipInfo]) -> str:
+    """The zip's files with their modes; our package source summarised (compared below)."""
+    lines = [
+        f"{(info.external_attr >> 16) & 0o777:o} {name}"
+        for name, info in sorted(entries.items())
+        if not name.startswith("autograder/")
+    ]
+    return "\n".join(["autograder/** (the package source, equal to the checkout's)", *lines]) + "\n"
+
+
+def test_the_build_writes_the_autograder_zip_next_to_the_release(built):
+    assert built.autograder_zip == built.student.parent / "autograder.zip"
+    assert zipfile.is_zipfile(built.autograder_zip)
+
+
+@pytest.mark.parametrize("name", ["tree.txt", *KEY_FILES])
+def test_the_zip_matches_its_golden_files(built, entries, name):
+    if name == "tree.txt":
+        actual = zip_tree(entries)
+    else:
+        with zipfile.ZipFile(built.autograder_zip) as zf:
+            actual = zf.read(name).decode()
+    golden = GOLDEN / name
+    if UPDATE:
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_text(actual)
+    assert golden.exists(), "run with AUTOGRADER_UPDATE_GOLDEN=1 to create the goldens"
+    assert actual == golden.read_text(), (
+        f"{name} differs from {golden}; review, then refresh with AUTOGRADER_UPDATE_GOLDEN=1"
+    )
+
+
+def test_the_zip_ships_the_package_source_as_checked_out(built, entries):
+    package = Path(autograder.__file__).resolve().parent
+    checkout = {
+        p.relative_to(package.parent).as_posix(): p
+        for p in package.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    }
+    shipped = {n for n in entries if n.startswith("autograder/")}
+    assert shipped == set(checkout)
+    with zipfile.ZipFile(built.autograder_zip) as zf:
+        for name in ["autograder/hidden/ex08.py", "autograder/gradescope.py"]:
+            assert zf.read(name) == checkout[name].read_bytes()
+
+
+def test_the_zip_ships_grader_yml_the_solution_source_and_the_public_data(ex08, entries):
+    for path in [ex08.source, ROOT / "grader.yml", *sorted((ROOT / "data").rglob("*.gz"))]:
+        assert path.relative_to(ROOT).as_posix() in entries
+
+
+def test_the_zip_is_reproducible(ex08, tmp_path):
+    one, two = write_zip(ex08, tmp_path / "a.zip"), write_zip(ex08, tmp_path / "b.zip")
+    assert one.read_bytes() == two.read_bytes()
+
+
+def test_the_requirements_pin_the_cpu_torch_we_test_and_our_dependencies(built):
+    import torch
+
+    with zipfile.ZipFile(built.autograder_zip) as zf:
+        reqs = zf.read("requirements.txt").decode().splitlines()
+        env = yaml.safe_load(zf.read("environment.yml"))
+    assert reqs[0] == "--extra-index-url https://download.pytorch.org/whl/cpu"
+    assert f"torch=={torch.__version__.split('+')[0]}" in reqs
+    assert "python=3.11" in env["dependencies"]
+    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    assert pip[0] == "otter-grader[grading,plugins]==7.0.0"
+    assert pip[1:] == reqs
+    for dep in ["nbformat", "jupytext", "pyyaml", "jsonschema", "click", "numpy"]:
+        assert any(r.startswith(dep) for r in reqs), dep
+
+
+def test_run_autograder_and_setup_sh_are_executable_scripts(entries):
+    for name in ["run_autograder", "setup.sh"]:
+        assert (entries[name].external_attr >> 16) & 0o111 == 0o111
+
+
+@pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck not installed")
+@pytest.mark.parametrize("name", ["setup.sh", "run_autograder"])
+def test_the_scripts_pass_shellcheck(built, tmp_path, name):
+    with zipfile.ZipFile(built.autograder_zip) as zf:
+        (tmp_path / name).write_bytes(zf.read(name))
+    proc = subprocess.run(
+        ["shellcheck", "--shell=bash", str(tmp_path / name)], capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stdout
+
+
+def test_setup_sh_needs_only_what_the_zip_ships_or_it_installs(built, entries):
+    with zipfile.ZipFile(built.autograder_zip) as zf:
+        setup = zf.read("setup.sh").decode()
+    downloaded = set(re.findall(r"-O (/autograder/source/\S+)", setup))
+    for path in set(re.findall(r"/autograder/source/[\w./-]*[\w]", setup)) - downloaded:
+        name = path.removeprefix("/autograder/source/")
+        assert name in entries or any(n.startswith(name + "/") for n in entries), path
+    ours = setup.split("---- the trusted grader", 1)[1].split("\n", 1)[1]
+    commands = set()
+    for line in ours.splitlines():
+        words = [w for w in line.split() if w not in ("if", "!", "then", "else", "fi")]
+        if words and not words[0].startswith(("#", "--", '"')) and "=" not in words[0]:
+            commands.add(words[0])
+    # all in Ubuntu 22.04's base image (coreutils, passwd, util-linux, libc-bin) or bash
+    base = {"getent", "groupadd", "useradd", "chmod", "chown", "runuser", "echo", "exit", ":"}
+    assert commands <= base, f"setup.sh runs commands Gradescope may lack: {commands - base}"
+    assert "apt-get install" not in ours, (
+        "our part installs nothing (the written answers need no PDF)"
+    )
+
+
+def test_otter_setup_edits_fail_loudly_when_otter_changes(ex08):
+    from autograder.gradescope import ZipError
+
+    with pytest.raises(ZipError, match="otter's setup.sh changed"):
+        setup_script(ex08, "#!/usr/bin/env bash\nset -e\n")
+
+
+# -- results.json schema -----------------------------------------------------------------------
+
+
+def test_the_results_schema_is_a_valid_json_schema():
+    jsonschema.Draft202012Validator.check_schema(results_schema())
+
+
+def test_the_schema_refuses_misspelt_keys_bad_levels_and_nan():
+    good = {"score": 1, "tests": [{"name": "a", "score": 1, "max_score": 1}]}
+    validate_results(good)
+    for bad in [
+        {"score": 1, "test": []},
+        {"score": 1, "visibility": "later"},
+        {"tests": [{"name": "a", "max_score": -1}]},
+        {"score": float("nan")},
+        {"output": "no score, no tests"},
+    ]:
+        with pytest.raises(ValueError):
+            validate_results(bad)
+
+
+def test_failure_results_are_valid_with_or_without_an_assignment(ex08):
+    validate_results(failure_results(ex08, "boom", time.monotonic()))
+    validate_results(failure_results(None, "boom", time.monotonic()))
+
+
+# -- finding the submission, written answers -----------------------------------------------------
+
+
+def test_the_notebook_by_name_wins_and_links_are_never_followed(tmp_path):
+    sub = tmp_path / "submission"
+    (sub / "nested").mkdir(parents=True)
+    (sub / "nested" / "ex08.ipynb").write_text("{}")
+    (sub / "other.ipynb").write_text("{}")
+    (sub / "ex08_2026.zip").write_bytes(b"zip")
+    assert find_submission(sub, "ex08.ipynb") == sub / "nested" / "ex08.ipynb"
+    (sub / "nested" / "ex08.ipynb").unlink()
+    (sub / "ex08.ipynb").symlink_to(ROOT / "grader.yml")
+    assert find_submission(sub, "ex08.ipynb") == sub / "other.ipynb"  # the link is ignored
+    (sub / "again.ipynb").write_text("{}")
+    with pytest.raises(SubmissionError, match="more than one .ipynb"):
+        find_submission(sub, "ex08.ipynb")
+    (sub / "other.ipynb").unlink()
+    (sub / "again.ipynb").unlink()
+    assert find_submission(sub, "ex08.ipynb") == sub / "ex08_2026.zip"
+
+
+def test_an_empty_submission_folder_says_what_to_upload(tmp_path):
+    (tmp_path / "submission").mkdir()
+    with pytest.raises(SubmissionError, match=r"grader.export\(\)"):
+        find_submission(tmp_path / "submission", "ex08.ipynb")
+
+
+def test_written_answers_come_from_the_solution_and_not_from_the_stub(ex08, built):
+    solution = written_answers(nbformat.read(built.solution, as_version=4), ex08)
+    stub = written_answers(nbformat.read(built.student / "ex08.ipynb", as_version=4), ex08)
+    manual = [q.id for q in ex08.questions if q.manual]
+    assert [a.question for a in solution] == [a.question for a in stub] == manual
+    assert all(len(a.answer) > 100 for a in solution)
+    assert all(a.answer == "" and a.prompt for a in stub)
+
+
+def test_a_written_answer_survives_deleted_end_markers(ex08, built):
+    nb = nbformat.read(built.student / "ex08.ipynb", as_version=4)
+    for cell in nb.cells:
+        cell.source = cell.source.replace("<!-- BEGIN QUESTION -->", "").replace(
+            "<!-- END QUESTION -->", ""
+        )
+        if "otter_answer_cell" in cell.metadata.get("tags", []) and cell.cell_type == "markdown":
+            cell.source = "My answer with <script>alert(1)</script>"
+    answers = written_answers(nb, ex08)
+    assert all(a.answer == "My answer with <script>alert(1)</script>" for a in answers)
+    page = written_html(answers, ex08, name="s.ipynb", sha256="0" * 64)
+    assert "<script>" not in page and "&lt;script&gt;" in page
+
+
+def test_the_written_command_writes_one_page_per_submission(ex08, built, tmp_path):
+    pages = write_written_html(
+        ex08, [built.solution, built.student / "ex08.ipynb"], tmp_path / "written"
+    )
+    assert [p.name for p in pages] == ["ex08.html", "student-ex08.html"]
+    assert pages[0].read_text().count('class="answer"') == 4
+    assert pages[1].read_text().count("No answer found") == 4
+
+
+# -- simulated Gradescope runs ---------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_the_reference_as_gradescope_unzips_its_export_gets_full_marks(ex08, built, tmp_path):
+    files = {
+        "ex08.ipynb": built.solution.read_bytes(),
+        ".OTTER_LOG": b"not a pickle we would ever load",
+        "ex08.pdf": b"%PDF placeholder",
+    }
+    root = gradescope_root(tmp_path, built, files)
+    results, proc = run_entry(root)
+    possible = sum(q.points for q in ex08.graded)
+    assert results["score"] == possible, proc.stdout + proc.stderr
+    assert proc.returncode == 0
+    graded = [t for t in results["tests"] if t["max_score"]]
+    assert [t["name"] for t in graded] == [q.id for q in ex08.graded]
+    assert {t["visibility"] for t in graded} == {ex08.visibility.tests} == {results["visibility"]}
+    assert results["stdout_visibility"] == "hidden" and "seed" not in results["extra_data"]
+    written = [t for t in results["tests"] if "graded by hand" in t["name"]]
+    assert len(written) == 4 and all("The answer as typed" in t["output"] for t in written)
+    assert not any(t["name"] == "Output of your code" for t in results["tests"])
+    # file modes the uid-only isolation level relies on
+    assert (root / "source" / "grader.yml").stat().st_mode & 0o077 == 0
+    assert (root / "source" / "autograder").stat().st_mode & 0o077 == 0
+    assert (root / "source" / "data" / "mnist" / "SHA256SUMS").stat().st_mode & 0o004
+    for folder in [root, root / "source", root / "source" / "data", root / "source" / "data/mnist"]:
+        assert folder.stat().st_mode & 0o001, folder  # traversable: the public data stays readable
+    assert (root / "submission_metadata.json").stat().st_mode & 0o077 == 0
+    if os.geteuid() == 0:  # as the sandbox's uid, where namespaces are missing (uid level)
+        for path, readable in [
+            (root / "source" / "grader.yml", False),
+            (root / "source" / "autograder" / "hidden" / "ex08.py", False),
+            (root / "submission_metadata.json", False),
+        ]:
+            cat = subprocess.run(["cat", str(path)], user=61000, group=61000, capture_output=True)
+            assert (cat.returncode == 0) == readable, path
+
+
+@pytest.mark.slow
+def test_the_stub_gets_zero(ex08, built, tmp_path):
+    root = gradescope_root(
+        tmp_path, built, {"ex08.ipynb": (built.student / "ex08.ipynb").read_bytes()}
+    )
+    results, _ = run_entry(root)
+    assert results["score"] == 0
+    assert all(t["score"] == 0 for t in results["tests"])
+
+
+@pytest.mark.slow
+def test_an_export_zip_scores_the_same_as_its_notebook(ex08, built, tmp_path):
+    zipped = export_zip(built.solution.read_bytes())
+    root = gradescope_root(tmp_path, built, {"ex08_2026_11_27T12_00_00.zip": zipped})
+    Path("/tmp/otter-log-was-unpickled").unlink(missing_ok=True)
+    results, _ = run_entry(root)
+    assert results["score"] == sum(q.points for q in ex08.graded)
+    assert not Path("/tmp/otter-log-was-unpickled").exists()
+
+
+HOSTILE_READ = """
+import os
+leak = []
+for p in [{root!r} + "/source/autograder/hidden/ex08.py", {root!r} + "/source/grader.yml",
+          {root!r} + "/source/solutions/ex08/ex08.py", {root!r} + "/submission_metadata.json",
+          {root!r} + "/source/setup.sh"]:
+    try:
+        leak.append(open(p).read())
+    except Exception as exc:
+        leak.append(f"{{p}}: {{type(exc).__name__}}")
+try:
+    leak.append(repr(os.listdir({root!r} + "/source")))
+except Exception as exc:
+    leak.append(repr(exc))
+print("LEAK", "\\n".join(leak))
+def var_y(d, sigma):
+    return "\\n".join(leak)
+raise RuntimeError("LEAK " + "\\n".join(leak)[:3000])
+"""
+
+HOSTILE_WRITE = """
+import json, os, subprocess, sys, time
+target = {root!r} + "/results/results.json"
+forged = json.dumps({{"score": 1000, "tests": []}})
+try:
+    with open(target, "w") as f:
+        f.write(forged)
+except Exception as exc:
+    print("direct write failed:", exc)
+code = (
+    "import time\\nfor _ in range(100):\\n    try:\\n"
+    f"        open({{target!r}}, 'w').write({{forged!r}})\\n"
+    "    except Exception:\\n        pass\\n    time.sleep(0.1)"
+)
+subprocess.Popen([sys.executable, "-c", code], start_new_session=True,
+                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        os.execv(sys.executable, [sys.executable, "-c", code])
+    os._exit(0)
+"""
+
+
+@pytest.mark.slow
+def test_a_hostile_submission_gets_zero_and_sees_nothing_hidden(ex08, built, tmp_path):
+    """One notebook, two attacks: read the hidden files, and forge results.json (directly, and
+    from detached processes that outlive the grading)."""
+    root = tmp_path / "autograder"
+    cells = [HOSTILE_READ.format(root=str(root)), HOSTILE_WRITE.format(root=str(root))]
+    files = {"ex08.ipynb": notebook(built.student / "ex08.ipynb", cells)}
+    # stdout visible: the student's own output reaches the results, and must hold nothing hidden
+    assert gradescope_root(tmp_path, built, files, stdout="visible") == root
+    results, _ = run_entry(root)
+    time.sleep(2)  # a detached writer would strike now
+    text = (root / "results" / "results.json").read_text()
+    assert json.loads(text) == results, "results.json changed after the grader finished"
+    assert results["score"] == 0
+    shown = [t for t in results["tests"] if t["name"] == "Output of your code"]
+    assert shown and shown[0]["visibility"] == "visible", results
+    assert "LEAK" in results["output"] and "LEAK" in shown[0]["output"]
+    for secret in hidden_texts(ex08):
+        assert secret not in text, secret
+
+
+def test_an_empty_submission_gives_a_valid_results_json(ex08, built, tmp_path):
+    results, proc = run_entry(gradescope_root(tmp_path, built, {}))
+    assert results["score"] == 0 and "no notebook found" in results["output"], proc.stderr
+    assert len([t for t in results["tests"] if t["max_score"]]) == len(ex08.graded)
+
+
+@pytest.mark.parametrize(
+    "files",
+    [
+        {"ex08.ipynb": b"\x00\xffjunk"},
+        {"notes.txt": b"hello", "ex08.zip": b"PK not a zip"},
+        {"ex08.ipynb": b'{"cells": "nope", "metadata": {}}'},
+    ],
+    ids=["binary", "junk-zip", "malformed"],
+)
+def test_junk_still_gives_a_valid_results_json(ex08, built, tmp_path, files):
+    """In-process (the same entry as run_autograder's, without its interpreter start-up)."""
+    root = gradescope_root(tmp_path, built, files)
+    returned = run(assignment_id="ex08", root=root)
+    results = json.loads((root / "results" / "results.json").read_text())
+    validate_results(results)
+    assert results == returned and results["score"] == 0
+    assert len([t for t in results["tests"] if t["max_score"]]) == len(ex08.graded)
+    assert "not" in results["output"]
+
+
+def test_a_grader_that_cannot_start_leaves_the_fallback_results(built, tmp_path):
+    root = gradescope_root(tmp_path, built, {})
+    results, proc = run_entry(root, AUTOGRADER_PYTHON="/bin/false")
+    assert proc.returncode != 0
+    assert results["score"] == 0 and results["extra_data"]["status"] == "error"
+
+
+@pytest.mark.slow
+def test_the_deadline_stops_grading_with_a_valid_results_json(ex08, built, tmp_path):
+    root = gradescope_root(tmp_path, built, {"ex08.ipynb": built.solution.read_bytes()})
+    proc = subprocess.run(
+        [sys.executable, "-m", "autograder.gradescope", "--assignment", "ex08", "--deadline", "2"],
+        cwd=root / "source",
+        env={**os.environ, "PYTHONPATH": str(root / "source"), "AUTOGRADER_ROOT": str(root)},
+        capture_output=True,
+        text=True,
+        timeout=ENTRY_SECONDS,
+    )
+    results = json.loads((root / "results" / "results.json").read_text())
+    validate_results(results)
+    assert proc.returncode == 1
+    assert results["score"] == 0 and "time limit" in results["output"]
