@@ -224,17 +224,8 @@ def p1_mnist_model(t: Tester) -> None:
         expect(shapes == MNIST_LINEAR_SHAPES, f"linear weights have shapes {shapes}")
         expect(all(b is not None for _, b in layers), "a linear layer has no bias")
     with t.check("forward returns logits equal to the reference architecture's"):
-        ref = torch.nn.Sequential(
-            torch.nn.Flatten(),
-            torch.nn.Linear(784, 128),
-            torch.nn.ReLU(),
-            torch.nn.Linear(128, 128),
-            torch.nn.ReLU(),
-            torch.nn.Linear(128, 128),
-            torch.nn.ReLU(),
-            torch.nn.Linear(128, 10),
-        )
-        linears = [m for m in ref if isinstance(m, torch.nn.Linear)]
+        ref = t.ref["MNIST_model"]()
+        linears = [m for m in ref.modules() if isinstance(m, torch.nn.Linear)]
         with torch.no_grad():
             for m, (w, b) in zip(linears, layers, strict=True):
                 m.weight.copy_(_t(w))
@@ -537,47 +528,28 @@ def p3_label_smoothing(t: Tester) -> None:
 # --- Problem 4 -----------------------------------------------------------------------------------
 
 
-def _random_shapes(t: Tester) -> list[tuple[int, int, int]]:
-    return [tuple(int(v) for v in t.rng.integers(1, 4096, size=3)) for _ in range(20)]
+FORMULAS = {
+    "p4_mults": {
+        "forward_mults": ("nK²L", lambda n, k, L: n * k * k * L),
+        "training_mults": ("3nK²L", lambda n, k, L: 3 * n * k * k * L),
+    },
+    "p4_memory": {
+        "inference_memory": ("LK² + 2nK", lambda n, k, L: L * k * k + 2 * n * k),
+        "training_memory": ("2LK² + LnK", lambda n, k, L: 2 * L * k * k + L * n * k),
+    },
+}
 
 
-@question(QUESTIONS, "p4_mults")
-def p4_mults(t: Tester) -> None:
-    shapes = _random_shapes(t)
-    with t.check("forward_mults(n, K, L) = nK²L"):
-        for n, k, layers in shapes:
-            expect_number(
-                t.call("forward_mults", n, k, layers),
-                n * k * k * layers,
-                "forward_mults(n, K, L)",
-                integer=True,
-            )
-    with t.check("training_mults(n, K, L) = 3nK²L"):
-        for n, k, layers in shapes:
-            expect_number(
-                t.call("training_mults", n, k, layers),
-                3 * n * k * k * layers,
-                "training_mults(n, K, L)",
-                integer=True,
-            )
+def _counting_formulas(t: Tester, formulas: dict) -> None:
+    """Each function equals its formula on the same 20 random (n, K, L)."""
+    shapes = [tuple(int(v) for v in t.rng.integers(1, 4096, size=3)) for _ in range(20)]
+    for name, (words, formula) in formulas.items():
+        with t.check(f"{name}(n, K, L) = {words}"):
+            for shape in shapes:
+                expect_number(
+                    t.call(name, *shape), formula(*shape), f"{name}(n, K, L)", integer=True
+                )
 
 
-@question(QUESTIONS, "p4_memory")
-def p4_memory(t: Tester) -> None:
-    shapes = _random_shapes(t)
-    with t.check("inference_memory(n, K, L) = LK² + 2nK"):
-        for n, k, layers in shapes:
-            expect_number(
-                t.call("inference_memory", n, k, layers),
-                layers * k * k + 2 * n * k,
-                "inference_memory(n, K, L)",
-                integer=True,
-            )
-    with t.check("training_memory(n, K, L) = 2LK² + LnK"):
-        for n, k, layers in shapes:
-            expect_number(
-                t.call("training_memory", n, k, layers),
-                2 * layers * k * k + layers * n * k,
-                "training_memory(n, K, L)",
-                integer=True,
-            )
+for _qid, _formulas in FORMULAS.items():
+    question(QUESTIONS, _qid)(lambda t, formulas=_formulas: _counting_formulas(t, formulas))
