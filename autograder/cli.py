@@ -8,10 +8,10 @@ from pathlib import Path
 
 import click
 
+from autograder.batch import DEFAULT_TIMEOUT, BatchError, grade_batch
 from autograder.build import build as build_assignment
 from autograder.config import CONFIG_NAME, ConfigError, find_assignment
-from autograder.grading import grade_submission
-from autograder.results import gradebook, gradebook_row, write_atomic, write_json
+from autograder.report import summary_table
 from autograder.verify import verify as verify_assignment
 
 config_option = click.option(
@@ -50,18 +50,49 @@ def build(assignment: str, out: Path, release: bool, config: Path) -> None:
 )
 @click.option("-a", "--assignment", required=True, help="assignment id in grader.yml")
 @click.option("-o", "--out", required=True, type=click.Path(path_type=Path), help="results folder")
+@click.option(
+    "-j", "--jobs", type=click.IntRange(min=1), help="parallel workers  [default: the cores]"
+)
+@click.option("--force", is_flag=True, help="regrade submissions already graded in OUT")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=1),
+    default=DEFAULT_TIMEOUT,
+    show_default=True,
+    help="seconds one submission's grading may take before its worker is replaced",
+)
 @config_option
-def grade(submissions: tuple[Path, ...], assignment: str, out: Path, config: Path) -> None:
-    """Grade SUBMISSIONS (.ipynb or export .zip): OUT/<name>/results.json and OUT/grades.csv."""
+def grade(
+    submissions: tuple[Path, ...],
+    assignment: str,
+    out: Path,
+    jobs: int | None,
+    force: bool,
+    timeout: float,
+    config: Path,
+) -> None:
+    """Grade SUBMISSIONS: notebooks, otter export zips, folders of them, or a Gradescope export.
+
+    Writes OUT/<name>/results.json as each finishes, OUT/grades.csv and OUT/report.html.
+    Re-running skips what is already graded (same file, grader version and seed).
+    """
     a = find_assignment(assignment, config)
-    rows = []
-    for path in submissions:
-        name = path.stem
-        results = grade_submission(a, path, hide=[out])
-        write_json(out / name / "results.json", results)
-        rows.append(gradebook_row(name, results))
-        click.echo(f"{name}: {results['score']:g} / {sum(q.points for q in a.graded):g}")
-    write_atomic(out / "grades.csv", gradebook(rows, [q.id for q in a.graded]))
+    try:
+        result = grade_batch(a, submissions, out=out, jobs=jobs, force=force, timeout=timeout)
+    except BatchError as exc:
+        raise click.ClickException(str(exc)) from None
+    if result.skipped:
+        click.echo(f"already graded, skipped: {len(result.skipped)} (--force regrades them)")
+    if result.interrupted:
+        click.echo(
+            f"interrupted: {len(result.rows)} of the submissions have results in {out}; "
+            "run the same command again to grade the rest",
+            err=True,
+        )
+        sys.exit(130)
+    assert result.summary is not None
+    click.echo(summary_table(result.summary))
+    click.echo(f"{out / 'grades.csv'}, {out / 'report.html'}")
 
 
 @cli.command()
@@ -77,6 +108,21 @@ def verify(assignment: str, config: Path) -> None:
         sys.exit(1)
     checks = sum(len(t["output"].splitlines()) for t in verdict.reference["tests"])
     click.echo(f"sound: {checks} hidden checks pass on the reference and fail on the stub")
+
+
+@cli.command()
+@click.argument(
+    "submissions", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path)
+)
+@click.option("-a", "--assignment", required=True, help="assignment id in grader.yml")
+@click.option("-o", "--out", required=True, type=click.Path(path_type=Path), help="HTML folder")
+@config_option
+def written(submissions: tuple[Path, ...], assignment: str, out: Path, config: Path) -> None:
+    """Write OUT/<name>.html: just the hand-graded answers of each of SUBMISSIONS."""
+    from autograder.gradescope import write_written_html
+
+    for page in write_written_html(find_assignment(assignment, config), submissions, out):
+        click.echo(str(page))
 
 
 def main() -> None:

@@ -32,11 +32,19 @@ def write_json(path: Path, data: Mapping[str, Any]) -> None:
     write_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
+IDENTITY = ["name", "email", "sid"]
+"""Student identity columns (known from a Gradescope export; empty otherwise)."""
+
+
 def gradebook(rows: Iterable[Mapping[str, Any]], questions: list[str]) -> str:
-    """CSV text: one row per submission, one column per question, the total and the status."""
+    """CSV text: one row per submission: its folder name, the student's identity, the SHA-256 of
+    the graded file, one column per question, the total, the status (``graded``, ``unreadable``,
+    ``error``) and the reason when it was not graded."""
     out = io.StringIO()
-    columns = ["submission", "sha256", *questions, "total", "status"]
-    writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    columns = ["submission", *IDENTITY, "sha256", *questions, "total", "status", "reason"]
+    writer = csv.DictWriter(
+        out, fieldnames=columns, restval="", extrasaction="ignore", lineterminator="\n"
+    )
     writer.writeheader()
     for row in rows:
         writer.writerow(row)
