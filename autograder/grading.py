@@ -121,6 +121,8 @@ def grade_submission(
 def _grade_question(
     sandbox: Sandbox, question: Question, test: QuestionFn, reference: Mapping[str, Any], seed: int
 ) -> QuestionResult:
+    if not sandbox.alive:  # the child died after the previous question's last request
+        sandbox.restart()
     tester = Tester(sandbox, reference, question_rng(seed, question.id))
     try:
         test(tester)

@@ -420,9 +420,7 @@ def test_mnist_model_has_134794_parameters_and_returns_logits():
 def test_train_epoch_zeroes_gradients_and_records_per_batch_floats():
     torch.manual_seed(0)
     data, target = torch.randn(24, 5), torch.randint(0, 3, (24,))
-    loader = torch.utils.data.DataLoader(
-        torch.utils.data.TensorDataset(data, target), batch_size=8
-    )
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(data, target), batch_size=8)
     model = torch.nn.Linear(5, 3)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.0)  # weights stay put
     losses, accuracies = NS["train_epoch"](model, "cpu", loader, optimizer, 1, F.cross_entropy)

@@ -74,11 +74,10 @@ def p1_f_true(t: Tester) -> None:
 def p1_weights(t: Tester) -> None:
     L, K = int(t.rng.integers(3, 6)), int(t.rng.choice([256, 384, 512]))
     with t.check("returns L weights and L biases with the right shapes"):
-        weights, biases = _sequence(
-            t.call("get_model_weights", L, K, seed=t.draw_seed()), "the result", 2
-        )
-        weights = _sequence(weights, "weights", L)
-        biases = _sequence(biases, "biases", L)
+        result = _sequence(t.call("get_model_weights", L, K, seed=t.draw_seed()), "the result", 2)
+        # bound only when of length L: later checks loop over them and must not pass vacuously
+        weights = _sequence(result[0], "weights", L)
+        biases = _sequence(result[1], "biases", L)
         dims = [2] + [K] * (L - 1) + [1]
         for i, (w, b) in enumerate(zip(weights, biases, strict=True)):
             w, b = tensor_of(w, f"weights[{i}]"), tensor_of(b, f"biases[{i}]")
@@ -176,6 +175,10 @@ def p1_train(t: Tester) -> None:
         )
     with t.check("the weights are trained in place like the reference (Adam steps)"):
         args = reply["args"]
+        expect(
+            len(args[1]) == len(ref_w) and len(args[2]) == len(ref_b),
+            "the lists of weights and biases changed length",
+        )
         for i, w in enumerate(args[1]):
             expect_tensor(w, _np(ref_w[i]), f"weights[{i}] after training", rtol=2e-3, atol=1e-4)
         for i, b in enumerate(args[2]):
@@ -209,15 +212,17 @@ def _linear_weights(module: ModuleValue) -> list[tuple[np.ndarray, np.ndarray | 
 def p1_mnist_model(t: Tester) -> None:
     t.define(MNIST_FORWARD)
     x = t.rng.normal(size=(8, 1, 28, 28)).astype(np.float32)
-    with t.check("MNIST_model() builds a module with 134,794 parameters"):
+    with t.check("MNIST_model() builds a module of 8 parameter tensors, 134,794 values"):
         model, out = _sequence(
             t.call("__ag_mnist_forward", tensor(x), seed=t.draw_seed()),
             "the model and its output",
             2,
         )
         expect(isinstance(model, ModuleValue), "MNIST_model() is not a torch.nn.Module")
-        count = sum(p.array.size for _, p in model.named_parameters())
+        params = [p.array for _, p in model.named_parameters()]
+        count = sum(p.size for p in params)
         expect(count == 134_794, f"the model has {count:,} parameters, expected 134,794")
+        expect(len(params) == 8, f"the model has {len(params)} parameter tensors, expected 8")
     with t.check("four linear layers 784→128→128→128→10 with biases"):
         layers = _linear_weights(model)
         shapes = [w.shape for w, _ in layers]
@@ -243,9 +248,11 @@ def _mnist_like(t: Tester, n: int) -> tuple[np.ndarray, np.ndarray]:
 @question(QUESTIONS, "p1_train_epoch")
 def p1_train_epoch(t: Tester) -> None:
     layers = [["Flatten"], ["Linear", 784, 32], ["ReLU"], ["Linear", 32, 10]]
-    net = torch.nn.Sequential(
-        torch.nn.Flatten(), torch.nn.Linear(784, 32), torch.nn.ReLU(), torch.nn.Linear(32, 10)
-    )
+    with torch.random.fork_rng():  # initial weights from the seed, not the process's history
+        torch.manual_seed(t.draw_seed())
+        net = torch.nn.Sequential(
+            torch.nn.Flatten(), torch.nn.Linear(784, 32), torch.nn.ReLU(), torch.nn.Linear(32, 10)
+        )
     state = {k: v.detach().numpy().copy() for k, v in net.state_dict().items()}
     x, y = _mnist_like(t, 192)
     batch, lr = 48, 1e-2

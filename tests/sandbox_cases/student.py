@@ -9,16 +9,35 @@ from torch import nn
 
 def identity():
     status = dict(line.split(":", 1) for line in open("/proc/self/status"))
-    return {"uid": os.getuid(), "groups": os.getgroups(), "cwd": os.getcwd(),
-            "home": os.environ["HOME"], "caps": status["CapEff"].strip(),
-            "no_new_privs": status["NoNewPrivs"].strip(), "torch_threads": torch.get_num_threads()}
+    return {
+        "uid": os.getuid(),
+        "groups": os.getgroups(),
+        "cwd": os.getcwd(),
+        "home": os.environ["HOME"],
+        "caps": status["CapEff"].strip(),
+        "no_new_privs": status["NoNewPrivs"].strip(),
+        "torch_threads": torch.get_num_threads(),
+    }
 
 
-PLAIN = {"none": None, "yes": True, "big": 2**70, "tuple": (1, "a", (2.5,)), "list": [1, [2, 3]],
-         "dollar": {"$tuple": [1]}, "nan": float("nan"), "inf": float("inf"),
-         "ninf": float("-inf"), "text": "héllo\n"}
-ARRAYS = {"f32": np.arange(6, dtype=np.float32).reshape(2, 3), "scalar": np.float64(0.5),
-          "int_scalar": np.int64(3), "objects": np.array([None, 1], dtype=object)}
+PLAIN = {
+    "none": None,
+    "yes": True,
+    "big": 2**70,
+    "tuple": (1, "a", (2.5,)),
+    "list": [1, [2, 3]],
+    "dollar": {"$tuple": [1]},
+    "nan": float("nan"),
+    "inf": float("inf"),
+    "ninf": float("-inf"),
+    "text": "héllo\n",
+}
+ARRAYS = {
+    "f32": np.arange(6, dtype=np.float32).reshape(2, 3),
+    "scalar": np.float64(0.5),
+    "int_scalar": np.int64(3),
+    "objects": np.array([None, 1], dtype=object),
+}
 
 _leaf = torch.ones(3, requires_grad=True)
 (_leaf * 2).sum().backward()
@@ -54,8 +73,11 @@ def double_(t):
 
 
 def draw():
-    return {"torch": torch.rand(3).numpy(), "numpy": np.random.rand(3),
-            "random": np.array([random.random()])}
+    return {
+        "torch": torch.rand(3).numpy(),
+        "numpy": np.random.rand(3),
+        "random": np.array([random.random()]),
+    }
 
 
 def stub(x):
@@ -85,5 +107,9 @@ class LyingFloat:
 
 
 def liars():
-    return {"eq": AlwaysEqual(), "array": FakeArray(), "int_subclass": LyingInt(7),
-            "float": LyingFloat()}
+    return {
+        "eq": AlwaysEqual(),
+        "array": FakeArray(),
+        "int_subclass": LyingInt(7),
+        "float": LyingFloat(),
+    }

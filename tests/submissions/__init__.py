@@ -1,0 +1,1 @@
+"""Hostile submissions for the grading tests, derived from the built notebooks."""
