@@ -90,7 +90,12 @@ def box() -> Iterator[Sandbox]:
 @pytest.fixture()
 def secret_dir() -> Iterator[Path]:
     """A world-readable directory outside /tmp (so only an explicit hide can cover it)."""
-    path = Path(tempfile.mkdtemp(prefix="secret-", dir=CASES))
+    base = CASES
+    if str(CASES).startswith(("/tmp/", "/var/tmp/", "/dev/shm/")):  # a checkout under /tmp (CI)
+        if not IS_ROOT:
+            pytest.skip("the checkout is in a scratch folder the sandbox replaces")
+        base = Path("/var/lib")
+    path = Path(tempfile.mkdtemp(prefix="autograder-secret-", dir=base))
     path.chmod(0o755)
     (path / "tests").mkdir(mode=0o755)
     (path / "tests" / "hidden.py").write_text("EXPECTED = 'SECRET-4242'\n")

@@ -180,6 +180,10 @@ def hide(paths: list[str]) -> None:
             bind_readonly("/dev/null", path)
 
 
+SCRATCH = ("/tmp", "/var/tmp", "/dev/shm")
+"""Folders the child gets fresh (one size-limited tmpfs): ``/tmp`` first, the others bound to it."""
+
+
 def build_view(cfg: dict[str, Any], owner: tuple[int, int]) -> None:
     """The child's filesystem: run in the init while it still holds its capabilities.
 
@@ -195,6 +199,12 @@ def build_view(cfg: dict[str, Any], owner: tuple[int, int]) -> None:
             files[name] = f.read()
     if cfg["isolation"] == "root+namespaces":
         expose(cfg["expose"])
+    # an interpreter under a scratch folder (a venv in a clone under /tmp) survives its covering
+    keep = {
+        path: os.open(path, os.O_PATH)
+        for path in cfg["expose"]
+        if any(path == s or path.startswith(s + "/") for s in SCRATCH) and os.path.exists(path)
+    }
     hide(cfg["hide"])
     mount(
         "tmpfs",
@@ -203,9 +213,13 @@ def build_view(cfg: dict[str, Any], owner: tuple[int, int]) -> None:
         MS_NOSUID | MS_NODEV,
         f"size={cfg['limits']['disk_mb']}m,nr_inodes=65536,mode=1777",
     )
-    for scratch in ("/var/tmp", "/dev/shm"):
+    for scratch in SCRATCH[1:]:
         if os.path.isdir(scratch):
             mount("/tmp", scratch, None, MS_BIND)
+    for path, fd in keep.items():
+        os.makedirs(path, mode=0o755, exist_ok=True)
+        bind_readonly(f"/proc/self/fd/{fd}", path)
+        os.close(fd)
     work = cfg["workdir"]
     os.mkdir(work, 0o700)
     os.chown(work, *owner)
