@@ -89,13 +89,9 @@ def box() -> Iterator[Sandbox]:
 
 @pytest.fixture()
 def secret_dir() -> Iterator[Path]:
-    """A world-readable directory outside /tmp (so only an explicit hide can cover it)."""
-    base = CASES
-    if str(CASES).startswith(("/tmp/", "/var/tmp/", "/dev/shm/")):  # a checkout under /tmp (CI)
-        if not IS_ROOT:
-            pytest.skip("the checkout is in a scratch folder the sandbox replaces")
-        base = Path("/var/lib")
-    path = Path(tempfile.mkdtemp(prefix="autograder-secret-", dir=base))
+    """A world-readable directory inside a folder the child must see (the interpreter's prefix),
+    so that only an explicit hide can cover it (everything else of the host is absent anyway)."""
+    path = Path(tempfile.mkdtemp(prefix="autograder-secret-", dir=os.path.realpath(sys.prefix)))
     path.chmod(0o755)
     (path / "tests").mkdir(mode=0o755)
     (path / "tests" / "hidden.py").write_text("EXPECTED = 'SECRET-4242'\n")
@@ -449,6 +445,10 @@ def test_hidden_paths_are_unreadable_and_never_leak(secret_dir: Path) -> None:
         control.exec_cells([READ_ATTEMPTS])
         seen = control.request({"op": "call", "name": "attempt", "args": [paths[0]]})
         assert seen == ["file", "EXPECTED = 'SECRET-4242'\n"]
+        # outside the allow-list nothing of the host exists: this checkout, /home, /run, /sys
+        for absent in (str(ROOT / "grader.yml"), str(ROOT), "/home", "/run", "/sys"):
+            seen = control.request({"op": "call", "name": "attempt", "args": [absent]})
+            assert seen == ["error", "FileNotFoundError"], absent
     with small(11, hide=[secret_dir / "tests", secret_dir / "seed.txt"]) as sb:
         sb.exec_cells([READ_ATTEMPTS, "print(open(" + repr(paths[2]) + ").read())"])
         replies = [sb.request({"op": "call", "name": "attempt", "args": [p]}) for p in paths]
@@ -630,9 +630,9 @@ NOBODY_SCRIPT = textwrap.dedent("""
 def test_the_non_root_path_uses_a_user_namespace(secret_dir: Path) -> None:
     """Run a sandbox from a process that setuid's to nobody (65534).
 
-    The interpreter may live under a directory nobody cannot traverse (pyenv in /root, mode 700):
-    the harness first covers such a directory with the jail's own ``expose`` in a private mount
-    namespace, exactly as the jail does for the child.
+    The interpreter may live under /root (pyenv; mode 700, which nobody cannot traverse): the
+    harness first covers /root, in a private mount namespace, with a tmpfs holding read-only
+    binds of just the interpreter's folders.
     """
     harness = textwrap.dedent(f"""
         import os, sys
@@ -641,7 +641,12 @@ def test_the_non_root_path_uses_a_user_namespace(secret_dir: Path) -> None:
         from autograder.sandbox.sandbox import _interpreter_paths
         _jail.unshare(_jail.CLONE_NEWNS)
         _jail.mount(None, "/", None, _jail.MS_REC | _jail.MS_PRIVATE)
-        _jail.expose(_interpreter_paths())
+        needed = [p for p in _interpreter_paths() if p.startswith("/root/")]
+        fds = [os.open(p, os.O_PATH) for p in needed]
+        _jail.mount("tmpfs", "/root", "tmpfs", 0, "mode=755")
+        for path, fd in zip(needed, fds):
+            os.makedirs(path, exist_ok=True)
+            _jail.bind_readonly("/proc/self/fd/%d" % fd, path)
         os.setgroups([]); os.setgid(65534); os.setuid(65534)
         os.chdir({str(ROOT)!r})
         os.execv(sys.executable, [sys.executable, "-c", {NOBODY_SCRIPT!r},

@@ -131,38 +131,6 @@ def enter_namespaces(want: str) -> str:
     return "userns"
 
 
-def _blocked_ancestor(path: str) -> str | None:
-    """The first ancestor of ``path`` that others (the sandbox uid) cannot traverse, if any."""
-    parts = path.strip("/").split("/")
-    for i in range(len(parts)):
-        ancestor = "/" + "/".join(parts[:i])
-        if not os.stat(ancestor).st_mode & stat.S_IXOTH:
-            return ancestor
-    return None
-
-
-def expose(paths: list[str]) -> None:
-    """Make ``paths`` (the interpreter, site-packages) reachable for the sandbox uid.
-
-    An ancestor others cannot traverse (``/root`` mode 700 under pyenv or Miniforge) is covered by
-    a tmpfs holding only read-only binds of the needed paths, which also hides the rest of it.
-    """
-    plans: dict[str, list[str]] = {}
-    for path in sorted(set(paths), key=len):
-        ancestor = _blocked_ancestor(path)
-        if ancestor is None:
-            continue
-        if not any(path.startswith(p + "/") for p in plans.get(ancestor, [])):
-            plans.setdefault(ancestor, []).append(path)
-    for ancestor, needed in plans.items():
-        fds = [os.open(p, os.O_PATH) for p in needed]
-        mount("tmpfs", ancestor, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=755")
-        for path, fd in zip(needed, fds, strict=True):
-            os.makedirs(path, mode=0o755, exist_ok=True)
-            bind_readonly(f"/proc/self/fd/{fd}", path)
-            os.close(fd)
-
-
 def hide(paths: list[str]) -> None:
     """Cover directories with an empty read-only mode-000 tmpfs, files with ``/dev/null``."""
     for path in paths:
@@ -180,16 +148,41 @@ def hide(paths: list[str]) -> None:
             bind_readonly("/dev/null", path)
 
 
-SCRATCH = ("/tmp", "/var/tmp", "/dev/shm")
-"""Folders the child gets fresh (one size-limited tmpfs): ``/tmp`` first, the others bound to it."""
+SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
+"""Host folders the child sees (read-only), besides the interpreter's own folders."""
+DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")
+NEW_ROOT = "/tmp"
+"""Where the child's root is assembled (a fresh tmpfs; the host's /tmp is untouched)."""
+SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}
+MNT_DETACH = 2
+
+
+def pivot_root(new_root: str, put_old: str) -> None:
+    """The ``pivot_root(2)`` system call (glibc has no wrapper)."""
+    number = SYS_PIVOT_ROOT.get(os.uname().machine)
+    if number is None:
+        raise OSError(38, f"pivot_root: unknown system call number on {os.uname().machine}")
+    _check(_libc.syscall(number, new_root.encode(), put_old.encode()), "pivot_root")
+
+
+def _open_paths(paths: list[str]) -> dict[str, int]:
+    """``O_PATH`` fds of the outermost existing ``paths`` (a path inside another is implied)."""
+    kept: dict[str, int] = {}
+    for path in sorted(set(paths), key=len):
+        if os.path.exists(path) and not any(path.startswith(k + "/") for k in kept):
+            kept[path] = os.open(path, os.O_PATH)
+    return kept
 
 
 def build_view(cfg: dict[str, Any], owner: tuple[int, int]) -> None:
-    """The child's filesystem: run in the init while it still holds its capabilities.
+    """The child's filesystem, from an allow-list: run in the init while it holds capabilities.
 
-    Order matters: sources are opened (``O_PATH``) before anything is covered; the interpreter is
-    exposed before hiding (a hidden path inside it stays hidden); ``/tmp`` is covered before the
-    workdir is made inside it; ``/proc`` is remounted last, for the new pid namespace.
+    A fresh root holds read-only binds of the system folders and the interpreter's folders, a
+    few devices, a size-limited tmpfs for /tmp (also /var/tmp and /dev/shm) with the workdir in
+    it, the public paths bound read-only into the workdir, and a fresh /proc. Nothing else of
+    the host exists in it: not the project, not other checkouts, not /home, /run or /sys. The
+    ``hide`` paths are covered where they fall inside an exposed folder (an installed package).
+    Sources are opened (``O_PATH``) before anything is mounted; the old root is detached last.
     """
     mount(None, "/", None, MS_REC | MS_PRIVATE)
     public = {name: os.open(path, os.O_PATH) for name, path in cfg["public"].items()}
@@ -197,29 +190,39 @@ def build_view(cfg: dict[str, Any], owner: tuple[int, int]) -> None:
     for name, path in cfg["files"].items():
         with open(path, "rb") as f:
             files[name] = f.read()
-    if cfg["isolation"] == "root+namespaces":
-        expose(cfg["expose"])
-    # an interpreter under a scratch folder (a venv in a clone under /tmp) survives its covering
-    keep = {
-        path: os.open(path, os.O_PATH)
-        for path in cfg["expose"]
-        if any(path == s or path.startswith(s + "/") for s in SCRATCH) and os.path.exists(path)
-    }
-    hide(cfg["hide"])
+    links = {p: os.readlink(p) for p in SYSTEM if os.path.islink(p)}
+    kept = _open_paths([p for p in (*SYSTEM, *cfg["expose"]) if p not in links])
+    devices = {d: os.open(d, os.O_PATH) for d in DEVICES if os.path.exists(d)}
+    mount("tmpfs", NEW_ROOT, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=755")
+    for path, fd in kept.items():
+        os.makedirs(NEW_ROOT + path, mode=0o755, exist_ok=True)
+        bind_readonly(f"/proc/self/fd/{fd}", NEW_ROOT + path)
+        os.close(fd)
+    for path, target in links.items():
+        os.symlink(target, NEW_ROOT + path)
+    os.makedirs(NEW_ROOT + "/dev", mode=0o755, exist_ok=True)
+    for path, fd in devices.items():
+        open(NEW_ROOT + path, "w").close()
+        mount(f"/proc/self/fd/{fd}", NEW_ROOT + path, None, MS_BIND)
+        os.close(fd)
+    scratch = NEW_ROOT + "/tmp"
+    os.makedirs(scratch, mode=0o755)
     mount(
         "tmpfs",
-        "/tmp",
+        scratch,
         "tmpfs",
         MS_NOSUID | MS_NODEV,
         f"size={cfg['limits']['disk_mb']}m,nr_inodes=65536,mode=1777",
     )
-    for scratch in SCRATCH[1:]:
-        if os.path.isdir(scratch):
-            mount("/tmp", scratch, None, MS_BIND)
-    for path, fd in keep.items():
-        os.makedirs(path, mode=0o755, exist_ok=True)
-        bind_readonly(f"/proc/self/fd/{fd}", path)
-        os.close(fd)
+    for path in ("/var/tmp", "/dev/shm"):
+        os.makedirs(NEW_ROOT + path, mode=0o755, exist_ok=True)
+        mount(scratch, NEW_ROOT + path, None, MS_BIND)
+    hide([NEW_ROOT + p for p in cfg["hide"]])
+    for path in ("/proc", "/.old"):
+        os.makedirs(NEW_ROOT + path, mode=0o755)
+    pivot_root(NEW_ROOT, NEW_ROOT + "/.old")
+    os.chdir("/")
+    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     work = cfg["workdir"]
     os.mkdir(work, 0o700)
     os.chown(work, *owner)
@@ -238,7 +241,8 @@ def build_view(cfg: dict[str, Any], owner: tuple[int, int]) -> None:
             open(target, "wb").close()
         bind_readonly(f"/proc/self/fd/{fd}", target)
         os.close(fd)
-    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    _check(_libc.umount2(b"/.old", MNT_DETACH), "umount /.old")
+    os.rmdir("/.old")
 
 
 def count_tasks(uid: int) -> int:
