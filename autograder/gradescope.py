@@ -492,8 +492,11 @@ def harden(root: Path, assignment: Assignment) -> None:
         os.chmod(metadata, 0o600)
 
 
-class Interrupted(Exception):
-    """Grading was stopped: the deadline passed, or Gradescope sent SIGTERM."""
+class Interrupted(BaseException):
+    """Grading was stopped: the deadline passed, or Gradescope sent SIGTERM.
+
+    A BaseException, like KeyboardInterrupt: a hidden check's ``except Exception`` (which turns a
+    surprising student value into a failed check) must not swallow it and grade on."""
 
 
 @contextmanager
