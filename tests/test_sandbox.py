@@ -446,9 +446,12 @@ def test_hidden_paths_are_unreadable_and_never_leak(secret_dir: Path) -> None:
         seen = control.request({"op": "call", "name": "attempt", "args": [paths[0]]})
         assert seen == ["file", "EXPECTED = 'SECRET-4242'\n"]
         # outside the allow-list nothing of the host exists: this checkout, /home, /run, /sys
-        for absent in (str(ROOT / "grader.yml"), str(ROOT), "/home", "/run", "/sys"):
+        for absent in (str(ROOT / "grader.yml"), "/home", "/run", "/sys"):
             seen = control.request({"op": "call", "name": "attempt", "args": [absent]})
             assert seen == ["error", "FileNotFoundError"], absent
+        seen = control.request({"op": "call", "name": "attempt", "args": [str(ROOT)]})
+        venv = Path(os.path.realpath(sys.prefix))  # the checkout's own venv (CI) stays visible
+        assert seen in (["error", "FileNotFoundError"], ["dir", venv.name]), seen
     with small(11, hide=[secret_dir / "tests", secret_dir / "seed.txt"]) as sb:
         sb.exec_cells([READ_ATTEMPTS, "print(open(" + repr(paths[2]) + ").read())"])
         replies = [sb.request({"op": "call", "name": "attempt", "args": [p]}) for p in paths]

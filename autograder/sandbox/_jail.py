@@ -194,17 +194,6 @@ def build_view(cfg: dict[str, Any], owner: tuple[int, int]) -> None:
     kept = _open_paths([p for p in (*SYSTEM, *cfg["expose"]) if p not in links])
     devices = {d: os.open(d, os.O_PATH) for d in DEVICES if os.path.exists(d)}
     mount("tmpfs", NEW_ROOT, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=755")
-    for path, fd in kept.items():
-        os.makedirs(NEW_ROOT + path, mode=0o755, exist_ok=True)
-        bind_readonly(f"/proc/self/fd/{fd}", NEW_ROOT + path)
-        os.close(fd)
-    for path, target in links.items():
-        os.symlink(target, NEW_ROOT + path)
-    os.makedirs(NEW_ROOT + "/dev", mode=0o755, exist_ok=True)
-    for path, fd in devices.items():
-        open(NEW_ROOT + path, "w").close()
-        mount(f"/proc/self/fd/{fd}", NEW_ROOT + path, None, MS_BIND)
-        os.close(fd)
     scratch = NEW_ROOT + "/tmp"
     os.makedirs(scratch, mode=0o755)
     mount(
@@ -217,6 +206,18 @@ def build_view(cfg: dict[str, Any], owner: tuple[int, int]) -> None:
     for path in ("/var/tmp", "/dev/shm"):
         os.makedirs(NEW_ROOT + path, mode=0o755, exist_ok=True)
         mount(scratch, NEW_ROOT + path, None, MS_BIND)
+    # after the scratch tmpfs: an interpreter under /tmp (a venv in a clone there) stays
+    for path, fd in kept.items():
+        os.makedirs(NEW_ROOT + path, mode=0o755, exist_ok=True)
+        bind_readonly(f"/proc/self/fd/{fd}", NEW_ROOT + path)
+        os.close(fd)
+    for path, target in links.items():
+        os.symlink(target, NEW_ROOT + path)
+    os.makedirs(NEW_ROOT + "/dev", mode=0o755, exist_ok=True)
+    for path, fd in devices.items():
+        open(NEW_ROOT + path, "w").close()
+        mount(f"/proc/self/fd/{fd}", NEW_ROOT + path, None, MS_BIND)
+        os.close(fd)
     hide([NEW_ROOT + p for p in cfg["hide"]])
     for path in ("/proc", "/.old"):
         os.makedirs(NEW_ROOT + path, mode=0o755)
