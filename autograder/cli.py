@@ -23,6 +23,14 @@ config_option = click.option(
 )
 
 
+submissions_argument = click.argument(
+    "submissions", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path)
+)
+assignment_option = click.option(
+    "-a", "--assignment", required=True, help="assignment id in grader.yml"
+)
+
+
 @click.group()
 @click.option("-v", "--verbose", is_flag=True, help="log the grader's own steps")
 def cli(verbose: bool) -> None:
@@ -45,10 +53,8 @@ def build(assignment: str, out: Path, release: bool, config: Path) -> None:
 
 
 @cli.command()
-@click.argument(
-    "submissions", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path)
-)
-@click.option("-a", "--assignment", required=True, help="assignment id in grader.yml")
+@submissions_argument
+@assignment_option
 @click.option("-o", "--out", required=True, type=click.Path(path_type=Path), help="results folder")
 @click.option(
     "-j", "--jobs", type=click.IntRange(min=1), help="parallel workers  [default: the cores]"
@@ -111,10 +117,8 @@ def verify(assignment: str, config: Path) -> None:
 
 
 @cli.command()
-@click.argument(
-    "submissions", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path)
-)
-@click.option("-a", "--assignment", required=True, help="assignment id in grader.yml")
+@submissions_argument
+@assignment_option
 @click.option("-o", "--out", required=True, type=click.Path(path_type=Path), help="HTML folder")
 @config_option
 def written(submissions: tuple[Path, ...], assignment: str, out: Path, config: Path) -> None:

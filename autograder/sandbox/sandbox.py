@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import importlib.util
 import json
@@ -15,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -283,8 +284,21 @@ class Sandbox:
         """Whether a child is running and answering."""
         return self._proc is not None and self._proc.poll() is None and bool(self._fds)
 
-    def _receive(self, deadline: float) -> dict[str, Any]:
+    @contextlib.contextmanager
+    def _fatal(self) -> Iterator[None]:
+        """A failure on the pipes kills the child: it is gone, stuck or out of step."""
         try:
+            yield
+        except wire.Closed:
+            reason = self._death_reason()
+            self._kill()
+            raise Crashed(reason) from None
+        except (Timeout, ProtocolError):
+            self._kill()
+            raise
+
+    def _receive(self, deadline: float) -> dict[str, Any]:
+        with self._fatal():
             parts = wire.read_message(
                 self._fds["rep"], deadline, self.limits.reply_mb << 20, self._fds["pidfd"]
             )
@@ -292,31 +306,14 @@ class Sandbox:
             if type(reply) is not dict or type(reply.get("status")) is not str:
                 raise ProtocolError("reply is not an object with a status")
             return reply
-        except wire.Closed:
-            reason = self._death_reason()
-            self._kill()
-            raise Crashed(reason) from None
-        except Timeout:
-            self._kill()
-            raise
-        except ProtocolError:
-            self._kill()
-            raise
 
     def _roundtrip(self, message: Any, timeout: float) -> dict[str, Any]:
         if not self.alive:
             raise SandboxError("the sandbox is not running; call restart()")
         deadline = time.monotonic() + timeout
         parts = wire.encode(message)
-        try:
+        with self._fatal():
             wire.write_message(self._fds["req"], parts, deadline, self._fds["pidfd"])
-        except wire.Closed:
-            reason = self._death_reason()
-            self._kill()
-            raise Crashed(reason) from None
-        except Timeout:
-            self._kill()
-            raise
         return self._receive(deadline)
 
     def _death_reason(self) -> str:
