@@ -43,9 +43,8 @@ import yaml
 from tqdm import tqdm
 
 import autograder
-from autograder.checks import CheckResult
 from autograder.config import Assignment
-from autograder.grading import QuestionResult, grade_submission, results_json
+from autograder.grading import grade_submission, ungraded_results
 from autograder.report import Summary, report_html, summarize
 from autograder.results import gradebook, gradebook_row, write_atomic, write_json
 from autograder.submission import sha256_of
@@ -325,13 +324,8 @@ def previous_results(out: Path, item: Item, assignment: Assignment) -> dict[str,
 
 def failed_results(assignment: Assignment, item: Item, reason: str, *, status: str) -> dict:
     """results.json for a submission that could not be graded: zero on every question."""
-    check = CheckResult("grading", False, reason)
-    results = results_json(
-        assignment,
-        [QuestionResult(q, (check,)) for q in assignment.graded],
-        time.monotonic(),
-        note=f"Not graded: {reason}",
-        sha256=None,
+    results = ungraded_results(
+        assignment, "grading", reason, time.monotonic(), note=f"Not graded: {reason}"
     )
     results["extra_data"]["status"] = status
     results["extra_data"]["reason"] = reason

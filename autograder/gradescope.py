@@ -561,18 +561,13 @@ def for_gradescope(results: Mapping[str, Any], written: Sequence[WrittenAnswer])
 
 def grade(assignment: Assignment, root: Path) -> dict[str, Any]:
     """Grade ``root/submission`` (the child never sees anything under ``root``)."""
-    from autograder.checks import CheckResult
-    from autograder.grading import QuestionResult, grade_submission, results_json
+    from autograder.grading import grade_submission, ungraded_results
 
     started = time.monotonic()
     try:
         path = find_submission(root / "submission", assignment.notebook)
     except SubmissionError as exc:
-        checks = (CheckResult("submission", False, str(exc)),)
-        results = [QuestionResult(q, checks) for q in assignment.graded]
-        return for_gradescope(
-            results_json(assignment, results, started, note=str(exc), sha256=None), []
-        )
+        return for_gradescope(ungraded_results(assignment, "submission", str(exc), started), [])
     log.info("grading %s", path)
     results = grade_submission(assignment, path, hide=[root])
     return for_gradescope(results, read_written(path, assignment))

@@ -62,8 +62,10 @@ def hidden_tests(assignment: Assignment) -> dict[str, QuestionFn]:
 
 def trusted_paths(assignment: Assignment, extra: Iterable[Path] = ()) -> list[Path]:
     """Everything the child must not read: the project tree (hidden tests, reference, config,
-    git history), the grader package, plus ``extra`` (output folders). The Python environment
-    that runs the child stays visible even when it lives inside the project tree."""
+    git history), the grader package, plus ``extra`` (output folders). The child's root is an
+    allow-list that leaves these out anyway; hiding them still matters where they fall inside an
+    allowed folder (a checkout under /usr/local, a package installed in site-packages). The
+    Python environment that runs the child stays visible even inside the project tree."""
     interpreter = Path(sys.prefix).resolve()
     inside = [
         p for p in sorted(assignment.root.iterdir()) if not interpreter.is_relative_to(p.resolve())
@@ -86,11 +88,7 @@ def grade_submission(
             path, notebook_name=assignment.notebook, assignment_id=assignment.id
         )
     except SubmissionError as exc:
-        results = [
-            QuestionResult(q, (CheckResult("submission", False, str(exc)),))
-            for q in assignment.graded
-        ]
-        return results_json(assignment, results, started, note=str(exc), sha256=None)
+        return ungraded_results(assignment, "submission", str(exc), started)
     torch.set_num_threads(1)
     reference = reference_namespace(assignment.source)
     tests = hidden_tests(assignment)
@@ -141,6 +139,15 @@ def _cell_report(cells: list[CellResult]) -> str:
     return "Some code cells of your notebook failed (grading went on without them):\n" + "\n".join(
         problems
     )
+
+
+def ungraded_results(
+    assignment: Assignment, check: str, reason: str, started: float, *, note: str | None = None
+) -> dict[str, Any]:
+    """results.json for a submission that could not be graded: every question fails one check
+    named ``check`` with ``reason``; ``note`` (default: the reason) heads the output."""
+    results = [QuestionResult(q, (CheckResult(check, False, reason),)) for q in assignment.graded]
+    return results_json(assignment, results, started, note=note or reason, sha256=None)
 
 
 def results_json(
