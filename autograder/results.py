@@ -3,22 +3,46 @@
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import os
+import re
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def valid_text(text: str) -> str:
+    """``text`` as valid Unicode: each lone surrogate (from invalid UTF-8 decoded with
+    ``surrogateescape``, or from a student's string) becomes U+FFFD, so UTF-8 can encode it."""
+    return _SURROGATE.sub("\ufffd", text)
+
+
+def plain_text(text: object) -> str:
+    """``text`` for a person to read (HTML, CSV, logs): valid Unicode without control
+    characters other than tab and newlines."""
+    return _CONTROL.sub("", valid_text(str(text)))
+
+
+def html_text(text: object) -> str:
+    """``text`` escaped for HTML, whatever it holds."""
+    return html.escape(plain_text(text))
+
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old file or the whole new one."""
+    """Write ``text`` to ``path`` so that readers see the old file or the whole new one.
+
+    Total over its input: lone surrogates are written as U+FFFD."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+            f.write(valid_text(text))
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -35,20 +59,43 @@ def write_json(path: Path, data: Mapping[str, Any]) -> None:
 IDENTITY = ["name", "email", "sid"]
 """Student identity columns (known from a Gradescope export; empty otherwise)."""
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+"""First characters that make a spreadsheet read a cell as a formula (CSV injection)."""
 
-def gradebook(rows: Iterable[Mapping[str, Any]], questions: list[str]) -> str:
-    """CSV text: one row per submission: its folder name, the student's identity, the SHA-256 of
-    the graded file, one column per question, the total, the status (``graded``, ``unreadable``,
-    ``error``) and the reason when it was not graded."""
+
+def csv_cell(value: Any) -> Any:
+    """A CSV cell that a spreadsheet shows as typed: text is made plain and text that would
+    start a formula gets a leading apostrophe; numbers are kept."""
+    if isinstance(value, (int, float)) or value is None:
+        return value
+    text = plain_text(value)
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def csv_text(columns: list[str], rows: Iterable[Mapping[str, Any]]) -> str:
+    """CSV text with these columns (missing cells empty, extra keys ignored), every cell made
+    safe by :func:`csv_cell`."""
     out = io.StringIO()
-    columns = ["submission", *IDENTITY, "sha256", *questions, "total", "status", "reason"]
     writer = csv.DictWriter(
         out, fieldnames=columns, restval="", extrasaction="ignore", lineterminator="\n"
     )
     writer.writeheader()
     for row in rows:
-        writer.writerow(row)
+        writer.writerow({k: csv_cell(v) for k, v in row.items()})
     return out.getvalue()
+
+
+def gradebook(
+    rows: Iterable[Mapping[str, Any]], questions: list[str], written: Sequence[str] = ()
+) -> str:
+    """CSV text: one row per submission: its folder name, the student's identity, the SHA-256 of
+    the graded file, one column per question (``written`` ones, graded by hand, after the
+    auto-graded ones), the total, the status (``graded``, ``unreadable``, ``error``) and the
+    reason when it was not graded."""
+    columns = ["submission", *IDENTITY, "sha256", *questions]
+    if written:
+        columns += [*written, "auto", "written"]
+    return csv_text([*columns, "total", "status", "reason"], rows)
 
 
 def gradebook_row(name: str, results: Mapping[str, Any]) -> dict[str, Any]:

@@ -82,6 +82,8 @@ def load_submission(path: Path, *, notebook_name: str, assignment_id: str) -> Su
         nb = nbformat.reads(raw.decode("utf-8"), as_version=4)
     except (UnicodeDecodeError, json.JSONDecodeError, nbformat.reader.NotJSONError) as exc:
         raise SubmissionError(f"{path.name}: not a Jupyter notebook (invalid JSON)") from exc
+    except RecursionError as exc:  # JSON nested deeper than any notebook
+        raise SubmissionError(f"{path.name}: not a Jupyter notebook (nested too deeply)") from exc
     except Exception as exc:  # nbformat raises several kinds on malformed documents
         raise SubmissionError(f"{path.name}: not a valid Jupyter notebook ({exc})") from exc
     if not isinstance(nb.get("cells"), list):

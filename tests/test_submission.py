@@ -74,3 +74,21 @@ def test_a_zip_without_the_notebook_is_refused(tmp_path):
         zf.writestr("notes.txt", "nothing")
     with pytest.raises(SubmissionError, match="expected one notebook"):
         load(zip_path)
+
+
+@pytest.mark.parametrize("depth", [2_000, 100_000, 1_000_000])
+@pytest.mark.parametrize("where", ["whole", "metadata", "cell"])
+def test_a_notebook_nested_too_deeply_is_not_a_notebook_whatever_its_depth(
+    tmp_path, depth, where
+):
+    deep = "[" * depth + "]" * depth
+    document = {
+        "whole": deep,
+        "metadata": '{"nbformat": 4, "nbformat_minor": 5, "cells": [], "metadata": {"x": %s}}',
+        "cell": '{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [{"cell_type":'
+        ' "code", "metadata": {}, "outputs": [], "execution_count": null, "source": %s}]}',
+    }[where]
+    path = tmp_path / "ex08.ipynb"
+    path.write_text(document.replace("%s", deep))
+    with pytest.raises(SubmissionError, match="not a Jupyter notebook"):
+        load(path)
