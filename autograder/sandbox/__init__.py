@@ -5,9 +5,16 @@ notebook cells and answers ``get``/``call`` requests with JSON + ``.npy`` replie
 See ``_jail.py`` for the isolation design and ``values.py`` for what crosses the boundary.
 """
 
-from .errors import Crashed, ProtocolError, SandboxError, StudentError, Timeout
+from .errors import (
+    Crashed,
+    IsolationRefused,
+    ProtocolError,
+    SandboxError,
+    StudentError,
+    Timeout,
+)
 from .limits import Limits
-from .sandbox import Sandbox
+from .sandbox import LEVELS, Sandbox
 from .values import (
     CellResult,
     ModuleValue,
@@ -22,8 +29,10 @@ from .values import (
 )
 
 __all__ = [
+    "LEVELS",
     "CellResult",
     "Crashed",
+    "IsolationRefused",
     "Limits",
     "ModuleValue",
     "OpaqueValue",

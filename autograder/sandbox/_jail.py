@@ -1,22 +1,27 @@
 """Child side, privileged part: enter namespaces, build the filesystem view, start the runner.
 
-Started by the trusted side as ``python -I -B -c <this source> <config.json>`` (stdlib only; it
-must not import ``autograder``). Three processes result:
+Started by the trusted side as ``python -I -B -c <this source>`` with its configuration (JSON,
+the runner's source included) on stdin, so no host path is on any command line (stdlib and
+``pyseccomp`` only; it must not import ``autograder``). Three processes result:
 
-* launcher (this process): ``unshare`` mount+net+pid namespaces (plus a user namespace when not
-  root), fork the init, wait for it and exit with its status. It is in the trusted side's process
-  group, so killing that group kills it and the init.
+* launcher (this process): join the sandbox's cgroup if the trusted side made one, ``unshare``
+  mount+net+pid+IPC+UTS namespaces (plus a user namespace when not root), fork the init, wait
+  for it and exit with its status. It is in the trusted side's process group, so killing that
+  group kills it and the init.
 * init (pid 1 of the new pid namespace): make the mounts (hidden paths covered, public paths bound
-  read-only into a tmpfs workdir, fresh /proc), fork the runner, reap orphans, and exit with the
+  read-only into a tmpfs workdir, fresh /proc with ``hidepid=2`` so the child sees only its
+  own processes), fork the runner, reap orphans, and exit with the
   runner's status (``128 + signal`` if it was killed). When it exits the kernel kills every
   process left in the namespace: detached, double-forked and ``setsid`` descendants included.
-* runner: rlimits, stdout/stderr to the capture file, privileges dropped (setuid to the sandbox uid
-  as root; a nested user namespace as non-root, which locks the mounts and clears capabilities at
-  exec), ``no_new_privs``, then exec of ``_runner.py``.
+* runner: rlimits, stdout/stderr to the capture file, a fresh session keyring, privileges
+  dropped (setuid to the sandbox uid as root; a nested user namespace as non-root, which locks
+  the mounts and clears capabilities at exec), ``no_new_privs``, the seccomp filter
+  (:func:`install_seccomp`), then exec of ``_runner.py``.
 
 Isolation levels: ``root+namespaces``, ``userns`` (non-root), ``uid`` (root, no namespaces
-possible: setuid + rlimits), ``none`` (rlimits and process group only). Only a failing ``unshare``
-lowers the level; any later setup error is fatal (exit status 121, reason on stderr).
+possible: setuid + rlimits), ``none`` (rlimits and process group only). The seccomp filter holds
+at every level. Only a failing ``unshare`` lowers the level; any later setup error is fatal (exit
+status 121, reason on stderr).
 """
 
 from __future__ import annotations
@@ -32,9 +37,22 @@ import traceback
 from typing import Any
 
 CLONE_NEWNS = 0x00020000
+CLONE_NEWCGROUP = 0x02000000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
+NAMESPACES = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS
+NAMESPACE_FLAGS = (
+    CLONE_NEWNS,
+    CLONE_NEWCGROUP,
+    CLONE_NEWUTS,
+    CLONE_NEWIPC,
+    CLONE_NEWUSER,
+    CLONE_NEWPID,
+    CLONE_NEWNET,
+)
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
 MS_NOATIME, MS_NODIRATIME, MS_RELATIME = 1024, 2048, 1 << 21
@@ -114,14 +132,14 @@ def enter_namespaces(want: str) -> str:
         return "uid" if os.geteuid() == 0 else "none"
     if os.geteuid() == 0:
         try:
-            unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID)
+            unshare(NAMESPACES)
             return "root+namespaces"
         except OSError as exc:
             print(f"sandbox: namespaces unavailable as root ({exc})", file=sys.stderr)
             return "uid"
     uid, gid = os.getuid(), os.getgid()
     try:
-        unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID)
+        unshare(CLONE_NEWUSER | NAMESPACES)
     except OSError as exc:
         print(f"sandbox: user namespaces unavailable ({exc})", file=sys.stderr)
         return "none"
@@ -153,16 +171,74 @@ SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc"
 DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")
 NEW_ROOT = "/tmp"
 """Where the child's root is assembled (a fresh tmpfs; the host's /tmp is untouched)."""
-SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}
+SYSCALLS = {
+    "x86_64": {"pivot_root": 155, "keyctl": 250},
+    "aarch64": {"pivot_root": 41, "keyctl": 219},
+}
+"""Numbers of the system calls glibc has no wrapper for."""
 MNT_DETACH = 2
+KEYCTL_JOIN_SESSION_KEYRING = 1
+
+
+def _syscall(name: str, *args: Any) -> int:
+    number = SYSCALLS.get(os.uname().machine, {}).get(name)
+    if number is None:
+        raise OSError(38, f"{name}: unknown system call number on {os.uname().machine}")
+    return _libc.syscall(number, *args)
 
 
 def pivot_root(new_root: str, put_old: str) -> None:
-    """The ``pivot_root(2)`` system call (glibc has no wrapper)."""
-    number = SYS_PIVOT_ROOT.get(os.uname().machine)
-    if number is None:
-        raise OSError(38, f"pivot_root: unknown system call number on {os.uname().machine}")
-    _check(_libc.syscall(number, new_root.encode(), put_old.encode()), "pivot_root")
+    """The ``pivot_root(2)`` system call."""
+    _check(_syscall("pivot_root", new_root.encode(), put_old.encode()), "pivot_root")
+
+
+def new_session_keyring() -> None:
+    """Join a fresh anonymous session keyring: the grader's keys are out of reach."""
+    result = _syscall("keyctl", KEYCTL_JOIN_SESSION_KEYRING, None)
+    _check(0 if result >= 0 else result, "keyctl(JOIN_SESSION_KEYRING)")
+
+
+DENIED_SYSCALLS = (
+    # debugging and reading other processes
+    "ptrace", "process_vm_readv", "process_vm_writev", "perf_event_open",
+    # kernel keyrings
+    "keyctl", "add_key", "request_key",
+    # namespaces and mounts (a nested user namespace would bring a private tmpfs and new limits)
+    "unshare", "setns", "mount", "umount2", "pivot_root", "fsopen", "fsmount", "fsconfig",
+    "move_mount", "open_tree", "mount_setattr",
+    # kernel attack surface grading never needs
+    "bpf", "userfaultfd", "io_uring_setup", "kexec_load", "kexec_file_load", "init_module",
+    "finit_module", "delete_module", "acct", "swapon", "swapoff", "reboot",
+)  # fmt: skip
+SYSV_IPC = ("shmget", "msgget", "semget")
+AF_UNIX = 1
+
+
+def seccomp_filter(ipc_namespace: bool) -> Any:
+    """The child's seccomp filter (``pyseccomp``): allow by default, deny with EPERM what grading
+    never needs. Sockets other than ``AF_UNIX`` (internet, netlink, packet: no network even
+    without a network namespace), clones into new namespaces, the calls of ``DENIED_SYSCALLS``
+    and, without an IPC namespace, System V IPC. ``clone3`` answers ENOSYS (its flags cannot be
+    inspected), so libc falls back to ``clone``. Another architecture's system calls (x32, i386
+    on x86_64) kill the process."""
+    import errno
+
+    import pyseccomp as sc
+
+    f = sc.SyscallFilter(sc.ALLOW)
+    deny = sc.ERRNO(errno.EPERM)
+    for name in (*DENIED_SYSCALLS, *(() if ipc_namespace else SYSV_IPC)):
+        f.add_rule(deny, name)
+    f.add_rule(deny, "socket", sc.Arg(0, sc.NE, AF_UNIX))
+    for flag in NAMESPACE_FLAGS:
+        f.add_rule(deny, "clone", sc.Arg(0, sc.MASKED_EQ, flag, flag))
+    f.add_rule(sc.ERRNO(errno.ENOSYS), "clone3")
+    return f
+
+
+def install_seccomp(isolation: str) -> None:
+    """Load the filter into this process (needs ``no_new_privs``); it survives exec and fork."""
+    seccomp_filter(ipc_namespace=isolation in ("root+namespaces", "userns")).load()
 
 
 def _open_paths(paths: list[str]) -> dict[str, int]:
@@ -223,7 +299,8 @@ def build_view(cfg: dict[str, Any], owner: tuple[int, int]) -> None:
         os.makedirs(NEW_ROOT + path, mode=0o755)
     pivot_root(NEW_ROOT, NEW_ROOT + "/.old")
     os.chdir("/")
-    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    # hidepid=2: the init (root, or not dumpable) and its command line are invisible
+    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=2")
     work = cfg["workdir"]
     os.mkdir(work, 0o700)
     os.chown(work, *owner)
@@ -315,7 +392,9 @@ def exec_runner(cfg: dict[str, Any], runner_source: str, nproc: int) -> None:
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # over-size writes fail, not kill
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         set_limits(cfg["limits"], nproc)
+        new_session_keyring()
         drop_privileges(cfg["isolation"], cfg["uid"], cfg["gid"])
+        install_seccomp(cfg["isolation"])
         env = dict(cfg["env"], HOME=work, TMPDIR="/tmp" if cfg["view"] else work)
         runner_cfg = json.dumps(
             {
@@ -362,6 +441,7 @@ def init(cfg: dict[str, Any], runner_source: str, nproc: int) -> None:
     cfg["view"] = cfg["isolation"] in ("root+namespaces", "userns")
     if cfg["view"]:
         cfg["workdir"] = cfg["view_workdir"]
+        _check(_libc.sethostname(b"sandbox", 7), "sethostname")
         build_view(cfg, owner)
     else:
         cfg["workdir"] = cfg["host_workdir"]
@@ -378,12 +458,23 @@ def init(cfg: dict[str, Any], runner_source: str, nproc: int) -> None:
             os._exit(128 - code if code < 0 else code)
 
 
-def main(config_path: str) -> None:
-    """Launcher: read everything needed, enter namespaces, fork the init and mirror its status."""
-    with open(config_path) as f:
-        cfg = json.load(f)
-    with open(cfg["runner"]) as f:
-        runner_source = f.read()
+def join_cgroups(folders: list[str]) -> None:
+    """Move this process (and so every descendant) into the sandbox's cgroups."""
+    for folder in folders:
+        _write(os.path.join(folder, "cgroup.procs"), "0")
+
+
+def main() -> None:
+    """Launcher: read the configuration from stdin, enter the cgroup and namespaces, fork the
+    init and mirror its status."""
+    cfg = json.load(sys.stdin)
+    runner_source = cfg["runner_source"]
+    try:
+        import pyseccomp  # noqa: F401 - loads libseccomp now, while the host's view is there
+    except (ImportError, RuntimeError) as exc:
+        print(f"sandbox: no seccomp filter possible ({exc}); install libseccomp2", file=sys.stderr)
+        os._exit(SETUP_FAILED)
+    join_cgroups(cfg["cgroups"])
     try:
         _write("/proc/self/oom_score_adj", "1000")  # the OOM killer takes the child first
     except OSError:
@@ -408,4 +499,4 @@ def main(config_path: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main()

@@ -100,8 +100,8 @@ class Encoder:
         self.attachments: list[bytes] = []
 
     def array(self, array: np.ndarray) -> dict[str, int] | None:
-        """``{"$nd": i}`` for a numeric array, None for object arrays."""
-        if array.dtype.hasobject:
+        """``{"$nd": i}`` for a numeric array (bool, int, float, complex), None for others."""
+        if array.dtype.kind not in "biufc":
             return None
         buf = io.BytesIO()
         np.save(buf, array, allow_pickle=False)

@@ -34,3 +34,9 @@ class StudentError(SandboxError):
         self.type_name = type_name
         self.message = message
         self.traceback_text = traceback_text
+
+
+class IsolationRefused(SandboxError):
+    """The sandbox reached an isolation level below the configured minimum (or, at the ``uid``
+    level, hidden files are readable by the sandbox user); the child was killed before running
+    anything of the submission."""

@@ -37,5 +37,11 @@ class Limits:
     """Size of the child's one writable tmpfs (workdir, /tmp, /var/tmp, /dev/shm); it is RAM."""
     start_seconds: float = 60.0
     """Wall-clock limit for a fresh child to report ready (namespace setup + numpy/torch import)."""
-    reply_mb: int = 256
-    """Largest reply (JSON + array attachments) accepted from the child; more is a ProtocolError."""
+    reply_mb: int = 64
+    """Largest reply (JSON + array attachments) accepted from the child; more is a ProtocolError.
+
+    Arrays are used in place, so a reply costs the grader about its size; the hidden tests'
+    conversions may copy it a few times (a 60000x784 float32 MNIST array is 180 MiB: not sent)."""
+    reply_json_kb: int = 2048
+    """Largest JSON part of a reply. Parsed JSON takes up to ~30 times its size in Python objects
+    (``[{}, {}, ...]``): 2 MiB bounds that to ~64 MiB of the grader's memory."""

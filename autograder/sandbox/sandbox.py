@@ -11,7 +11,6 @@ import math
 import os
 import shutil
 import signal
-import stat
 import subprocess
 import sys
 import tempfile
@@ -20,8 +19,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import wire
-from .errors import Crashed, ProtocolError, SandboxError, StudentError, Timeout
+from . import cgroup, wire
+from .errors import Crashed, IsolationRefused, ProtocolError, SandboxError, StudentError, Timeout
 from .limits import Limits
 from .values import CellResult
 
@@ -30,7 +29,9 @@ log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
 PACKAGE_DIR = HERE.parent
 JAIL_SOURCE = (HERE / "_jail.py").read_text()
-RUNNER_PATH = HERE / "_runner.py"
+RUNNER_SOURCE = (HERE / "_runner.py").read_text()
+LEVELS = ("none", "uid", "userns", "root+namespaces")
+"""Isolation levels, weakest first (see ``_jail.py`` and docs/threat-model.md)."""
 BASE_UID = 61000
 VIEW_WORKDIR = "/tmp/work"
 SETUP_FAILED = 121
@@ -68,12 +69,40 @@ def _check_name(name: str) -> str:
     return str(Path(*parts))
 
 
-def _world_readable(path: str) -> bool:
-    """Whether others could read ``path`` through plain file modes (the ``uid`` level's guard)."""
-    for ancestor in reversed(Path(path).parents):
-        if not os.stat(ancestor).st_mode & stat.S_IXOTH:
-            return False
-    return bool(os.stat(path).st_mode & stat.S_IROTH)
+MAX_CHECKED = 200_000
+_CHECK_READABLE = (
+    "import json, os, sys\n"
+    "paths = json.load(sys.stdin)\n"
+    "print(json.dumps([p for p in paths if os.access(p, os.R_OK)]))\n"
+)
+
+
+def readable_by(uid: int, gid: int, paths: Sequence[str]) -> list[str]:
+    """Which of ``paths``, or of the files and folders under them, user ``uid`` can read (a
+    helper process running as that user asks the kernel, so modes, ACLs and every ancestor's
+    search permission count). Needs root; at most ``MAX_CHECKED`` entries are checked."""
+    listed: list[str] = []
+    for path in paths:
+        listed.append(path)
+        if os.path.isdir(path) and not os.path.islink(path):
+            for folder, dirs, names in os.walk(path):
+                listed += [os.path.join(folder, n) for n in (*dirs, *names)]
+                if len(listed) > MAX_CHECKED:
+                    break
+    run = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", _CHECK_READABLE],
+        input=json.dumps(listed[:MAX_CHECKED]),
+        capture_output=True,
+        text=True,
+        user=uid,
+        group=gid,
+        extra_groups=[],
+        env={},
+        cwd="/",
+        timeout=120,
+        check=True,
+    )
+    return json.loads(run.stdout)
 
 
 def _describe_exit(code: int | None) -> str:
@@ -127,6 +156,12 @@ class Sandbox:
     kill another's child). ``preload`` modules are
     imported before the child reports ready (so the first cell's time limit is not eaten by
     ``import torch``). ``isolation`` says what the platform allowed (see ``_jail.py``).
+
+    ``minimum`` is the weakest isolation level accepted (one of ``LEVELS``): a child that starts
+    below it is killed and :class:`IsolationRefused` raised, before any student code runs. At
+    the ``uid`` level (no namespaces: only file modes protect the host) it is refused too when
+    any of ``secrets`` (or anything under them) is readable by the sandbox user, unless
+    ``minimum`` is ``"none"``.
     """
 
     def __init__(
@@ -139,8 +174,15 @@ class Sandbox:
         slot: int = 0,
         preload: Sequence[str] = ("numpy", "torch"),
         namespaces: bool = True,
+        minimum: str = "none",
+        secrets: Sequence[Path] = (),
     ) -> None:
+        if minimum not in LEVELS:
+            raise ValueError(f"unknown isolation level {minimum!r}; known: {', '.join(LEVELS)}")
         self.limits = limits
+        self.minimum = minimum
+        self._secrets = [os.path.realpath(p) for p in secrets if os.path.lexists(p)]
+        self._cgroup: cgroup.Cgroup | None = None
         self._lease, lease_slot = _lease_slot(slot)
         self.uid = self.gid = BASE_UID + lease_slot
         self.isolation = "not started"
@@ -158,6 +200,7 @@ class Sandbox:
             0o600,
         )
         self._config = self._write_config(public, files, hide, preload, namespaces)
+        self.slot = lease_slot
         try:
             self._start()
         except BaseException:
@@ -183,7 +226,7 @@ class Sandbox:
         cfg = {
             "want": "auto" if namespaces else "none",
             "python": sys.executable,
-            "runner": str(RUNNER_PATH),
+            "runner_source": RUNNER_SOURCE,
             "uid": self.uid,
             "gid": self.gid,
             "limits": {
@@ -205,14 +248,17 @@ class Sandbox:
             "preload": list(preload),
             "env": _child_env(),
         }
-        path = os.path.join(self._stage, "config.json")
-        Path(path).write_text(json.dumps(cfg))
-        return path
+        return json.dumps(cfg)
 
     def _start(self) -> None:
         """Start a fresh child and wait for its hello (raises SandboxError if it cannot start)."""
         self._host_workdir = tempfile.mkdtemp(prefix="agsbx-work-")
-        cfg = json.loads(Path(self._config).read_text())
+        cfg = json.loads(self._config)
+        self._cgroup = cgroup.create(
+            f"agsbx-{os.getpid()}-{self.slot}",
+            (self.limits.memory_mb + self.limits.disk_mb) << 20,
+            self.limits.processes + 4,  # the launcher, the init and a little slack
+        )
         req_r, req_w = os.pipe2(os.O_CLOEXEC)
         rep_r, rep_w = os.pipe2(os.O_CLOEXEC)
         for fd in (req_w, rep_w):
@@ -223,15 +269,15 @@ class Sandbox:
         cfg.update(
             host_workdir=self._host_workdir,
             fds={"req": req_r, "rep": rep_w, "capture": self._capture},
+            cgroups=[str(f) for f in self._cgroup.folders] if self._cgroup else [],
         )
-        Path(self._config).write_text(json.dumps(cfg))
         self._log_path = os.path.join(self._stage, "jail.log")
         began = time.monotonic()
         with open(self._log_path, "ab") as jail_log:
             self._proc = subprocess.Popen(
-                [sys.executable, "-I", "-B", "-c", JAIL_SOURCE, self._config],
+                [sys.executable, "-I", "-B", "-c", JAIL_SOURCE],
                 pass_fds=(req_r, rep_w, self._capture),
-                stdin=subprocess.DEVNULL,
+                stdin=subprocess.PIPE,
                 stdout=jail_log,
                 stderr=jail_log,
                 start_new_session=True,
@@ -240,6 +286,10 @@ class Sandbox:
             )
         os.close(req_r)
         os.close(rep_w)
+        assert self._proc.stdin is not None
+        with contextlib.suppress(BrokenPipeError):  # a launcher that died is reported below
+            with self._proc.stdin:
+                self._proc.stdin.write(json.dumps(cfg).encode())
         os.set_blocking(req_w, False)
         os.set_blocking(rep_r, False)
         self._fds = {"req": req_w, "rep": rep_r, "pidfd": os.pidfd_open(self._proc.pid)}
@@ -247,7 +297,7 @@ class Sandbox:
             hello = self._receive(time.monotonic() + self.limits.start_seconds)
         except (Crashed, Timeout, ProtocolError) as exc:
             raise SandboxError(f"sandbox failed to start: {exc}") from None
-        if hello.get("status") != "ready" or type(hello.get("isolation")) is not str:
+        if hello.get("status") != "ready" or hello.get("isolation") not in LEVELS:
             self._kill()
             raise SandboxError(f"sandbox failed to start: bad hello {str(hello)[:200]}")
         self.start_seconds = time.monotonic() - began
@@ -256,19 +306,40 @@ class Sandbox:
         self.workdir = (
             VIEW_WORKDIR if self.isolation in ("root+namespaces", "userns") else self._host_workdir
         )
+        refusal = self._refusal()
+        if refusal:
+            self._kill()
+            raise IsolationRefused(refusal)
+
+    def _refusal(self) -> str | None:
+        """Why the level reached is not acceptable (None if it is; a warning is logged then)."""
+        why = self._jail_log().removeprefix("jail log: ").strip().splitlines()
+        reason = f" ({why[0].removeprefix('sandbox: ')})" if why and why[0] else ""
+        if LEVELS.index(self.isolation) < LEVELS.index(self.minimum):
+            return (
+                f"the sandbox reached isolation level {self.isolation!r}{reason}, below the "
+                f"minimum {self.minimum!r} required by grader.yml (isolation.minimum)"
+            )
+        if self.isolation == "uid" and self.minimum != "none" and os.geteuid() == 0:
+            readable = readable_by(self.uid, self.gid, self._secrets)
+            if readable:
+                return (
+                    f"at isolation level 'uid' (no namespaces{reason}) the sandbox user "
+                    f"{self.uid} could read {len(readable)} hidden path(s), e.g. {readable[0]}; "
+                    "make them readable by root only"
+                )
         if self.isolation == "none":
             log.warning(
                 "sandbox: no isolation (no user namespaces, not root): student code runs "
-                "as this user with rlimits only; hidden files are readable"
+                "as this user with rlimits and the seccomp filter only; hidden files are readable"
             )
         elif self.isolation == "uid":
-            readable = [p for p in cfg["hide"] if _world_readable(p)]
             log.warning(
-                "sandbox: no namespaces: student code runs as uid %d with network "
-                "access; hidden paths are protected by file modes only (readable: %s)",
+                "sandbox: no namespaces: student code runs as uid %d; hidden paths are "
+                "protected by file modes only",
                 self.uid,
-                readable or "none",
             )
+        return None
 
     def _jail_log(self) -> str:
         try:
@@ -300,7 +371,11 @@ class Sandbox:
     def _receive(self, deadline: float) -> dict[str, Any]:
         with self._fatal():
             parts = wire.read_message(
-                self._fds["rep"], deadline, self.limits.reply_mb << 20, self._fds["pidfd"]
+                self._fds["rep"],
+                deadline,
+                self.limits.reply_mb << 20,
+                self._fds["pidfd"],
+                self.limits.reply_json_kb << 10,
             )
             reply = wire.decode(parts)
             if type(reply) is not dict or type(reply.get("status")) is not str:
@@ -483,6 +558,9 @@ class Sandbox:
                 pass
             proc.wait()
             self._sweep_uid()
+        if self._cgroup is not None:
+            self._cgroup.remove()
+            self._cgroup = None
         for fd in self._fds.values():
             os.close(fd)
         self._fds = {}

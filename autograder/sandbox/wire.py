@@ -9,10 +9,12 @@ never a hang or unbounded memory.
 
 from __future__ import annotations
 
+import ast
 import io
 import json
 import math
 import os
+import re
 import select
 import struct
 import time
@@ -28,6 +30,10 @@ MAGIC = b"AGS1"
 MAX_PARTS = 1_000_000
 MAX_DEPTH = 200
 _CHUNK = 1 << 20
+_SURROGATE = re.compile("[\ud800-\udfff]")
+NUMERIC_KINDS = "biufc"
+"""dtype kinds accepted in an array attachment: bool, int, uint, float, complex."""
+MAX_HEADER = 4096
 
 
 class Closed(Exception):
@@ -67,11 +73,18 @@ def _read_exact(fd: int, n: int, deadline: float, pidfd: int | None) -> bytearra
     return buf
 
 
-def read_message(fd: int, deadline: float, max_bytes: int, pidfd: int | None = None) -> list[bytes]:
+def read_message(
+    fd: int,
+    deadline: float,
+    max_bytes: int,
+    pidfd: int | None = None,
+    max_json: int | None = None,
+) -> list[bytearray]:
     """Read one message from non-blocking ``fd`` before ``deadline`` (``time.monotonic()``).
 
     Raises Closed on EOF or when ``pidfd``'s process exits while we wait, Timeout past the
-    deadline, ProtocolError on a bad or oversized frame.
+    deadline, ProtocolError on a bad or oversized frame: more than ``max_bytes`` in all, or a
+    JSON part over ``max_json`` (JSON costs far more memory once parsed than arrays do).
     """
     head = _read_exact(fd, 8, deadline, pidfd)
     if head[:4] != MAGIC:
@@ -82,7 +95,9 @@ def read_message(fd: int, deadline: float, max_bytes: int, pidfd: int | None = N
     sizes = struct.unpack(f"<{n}Q", _read_exact(fd, 8 * n, deadline, pidfd))
     if sum(sizes) > max_bytes:
         raise ProtocolError(f"reply of {sum(sizes)} bytes exceeds the {max_bytes}-byte limit")
-    return [bytes(_read_exact(fd, size, deadline, pidfd)) for size in sizes]
+    if max_json is not None and sizes[0] > max_json:
+        raise ProtocolError(f"JSON part of {sizes[0]} bytes exceeds the {max_json}-byte limit")
+    return [_read_exact(fd, size, deadline, pidfd) for size in sizes]
 
 
 def write_message(fd: int, parts: list[bytes], deadline: float, pidfd: int | None = None) -> None:
@@ -138,20 +153,61 @@ def encode(value: Any) -> list[bytes]:
     return [body, *attachments]
 
 
-def _load_npy(blob: bytes) -> np.ndarray:
+def _load_npy(blob: bytes | bytearray) -> np.ndarray:
+    """The array of a ``.npy`` attachment, viewed in place (no copy): its header is parsed and
+    checked first (numeric dtype, no pickle, a shape whose size is exactly the data's)."""
+    view = memoryview(blob)
     try:
-        array = np.load(io.BytesIO(blob), allow_pickle=False)
-    except Exception as exc:  # noqa: BLE001 - any parse failure is the child's lie
-        raise ProtocolError(f"bad array attachment: {exc}") from None
-    if not isinstance(array, np.ndarray) or array.dtype.hasobject:
-        raise ProtocolError("bad array attachment")
-    return array
+        if bytes(view[:6]) != b"\x93NUMPY" or len(view) < 10:
+            raise ValueError("not a .npy file")
+        major = view[6]
+        if major == 1:
+            (size,), start = struct.unpack("<H", view[8:10]), 10
+        elif major in (2, 3):
+            (size,), start = struct.unpack("<I", view[8:12]), 12
+        else:
+            raise ValueError(f"unknown .npy version {major}")
+        if size > MAX_HEADER:
+            raise ValueError("header too long")
+        shape, fortran, dtype = _parse_header(bytes(view[start : start + size]).decode("latin1"))
+        count = math.prod(shape)
+        data = view[start + size :]
+        if dtype.kind not in NUMERIC_KINDS or count * dtype.itemsize != len(data):
+            raise ValueError(f"dtype {dtype.str} and shape {shape} do not match the data")
+        array = np.frombuffer(data, dtype=dtype, count=count)
+        return array.reshape(shape, order="F" if fortran else "C")
+    except (ValueError, SyntaxError, TypeError, RecursionError, struct.error) as exc:
+        raise ProtocolError(f"bad array attachment: {str(exc)[:200]}") from None
 
 
-def decode(parts: list[bytes]) -> Any:
-    """The value in a reply's parts, strictly validated: plain data and our value classes only."""
+def _parse_header(text: str) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """The fields of a ``.npy`` header (a literal dict, read as numpy does)."""
+    d = ast.literal_eval(text)
+    if type(d) is not dict or set(d) != {"descr", "fortran_order", "shape"}:
+        raise ValueError("bad header keys")
+    shape, fortran = d["shape"], d["fortran_order"]
+    if type(shape) is not tuple or not all(type(n) is int and n >= 0 for n in shape):
+        raise ValueError("bad shape")
+    if type(fortran) is not bool or type(d["descr"]) is not str or len(shape) > 32:
+        raise ValueError("bad header")
+    return shape, fortran, np.dtype(d["descr"])
+
+
+def clean_text(text: str) -> str:
+    """``text`` with every lone surrogate (not encodable in UTF-8) replaced by U+FFFD."""
+    return _SURROGATE.sub("\ufffd", text)
+
+
+def decode(parts: list[bytes] | list[bytearray]) -> Any:
+    """The value in a reply's parts, strictly validated: plain data and our value classes only.
+
+    Every string (keys included) is cleaned of lone surrogates: what leaves the sandbox API is
+    always encodable."""
     try:
-        tree = json.loads(parts[0].decode())
+        tree = json.loads(
+            bytes(parts[0]).decode("utf-8", "replace"),
+            object_pairs_hook=lambda pairs: {clean_text(k): v for k, v in pairs},
+        )
     except (ValueError, RecursionError) as exc:
         raise ProtocolError(f"bad JSON in reply: {str(exc)[:200]}") from None
     arrays: dict[int, np.ndarray] = {}
@@ -169,7 +225,7 @@ def decode(parts: list[bytes]) -> Any:
     def typed(obj: dict, key: str, kind: type) -> Any:
         if key not in obj or type(obj[key]) is not kind:
             raise ProtocolError(f"field {key!r} missing or not {kind.__name__}")
-        return obj[key]
+        return clean_text(obj[key]) if kind is str else obj[key]
 
     def tensor(obj: Any) -> TensorValue:
         if type(obj) is not dict or "$tensor" not in obj:
@@ -205,7 +261,9 @@ def decode(parts: list[bytes]) -> Any:
     def dec(obj: Any, depth: int) -> Any:
         if depth > MAX_DEPTH:
             raise ProtocolError("reply nested too deeply")
-        if obj is None or type(obj) in (bool, int, float, str):
+        if type(obj) is str:
+            return clean_text(obj)
+        if obj is None or type(obj) in (bool, int, float):
             return obj
         if type(obj) is list:
             return [dec(x, depth + 1) for x in obj]
