@@ -258,6 +258,34 @@ def test_magics_shell_lines_and_otter_calls_are_harmless() -> None:
         )
         assert [r.status for r in results] == ["ok"] * 4, results
         assert sb.request({"op": "get", "name": "z"}) == 3
+        assert sb.request({"op": "get", "name": "x"}) == 1  # %time runs its statement
+        assert [r.skipped for r in results] == [
+            ("%matplotlib inline", "!pip install evil"),
+            ("%%bash",),
+            (),
+            (),
+        ]
+
+
+def test_timing_and_capture_cell_magics_run_their_body() -> None:
+    with small(3) as sb:
+        results = sb.exec_cells(
+            [
+                "%%time\ndef softmax(v):\n    return v * 2\nt = softmax(2)",
+                "%%timeit -n 1 -r 1\nruns = globals().get('runs', 0) + 1",
+                "%%capture out\nprint('hidden')\nc = 3",
+                "%timeit -n 3 -r 1 w = t + c",
+                "%%writefile x.py\nimport os",
+            ]
+        )
+        assert [r.status for r in results] == ["ok"] * 5, results
+        assert [r.skipped for r in results] == [(), (), (), (), ("%%writefile x.py",)]
+        assert sb.request({"op": "call", "name": "softmax", "args": [1]}) == 2
+        assert sb.request({"op": "get", "name": "runs"}) == 1
+        assert sb.request({"op": "get", "name": "w"}) == 7
+        cell = sb.exec_cells(["out.show()\nimport os\nmade = os.path.exists('x.py')"])[0]
+        assert cell.status == "ok", cell
+        assert sb.request({"op": "get", "name": "made"}) is False
 
 
 def test_warnings_on_stderr_do_not_fail_cells() -> None:

@@ -32,6 +32,10 @@ REPR_CHARS = 300
 TEXT_CHARS = 4000
 CELL_FILE = "<cell {}>"
 _MAGIC_LINE = re.compile(r"^(\s*)(?:[%!]|\w+\s*=\s*[%!])")
+_TIMED_LINE = re.compile(r"^(\s*)%(time|timeit)\b((?:\s+-[nrp]\s*\d+|\s+-[oqtc])*)\s+(\S.*)$")
+BODY_MAGICS = ("time", "timeit", "capture", "prun")
+"""Cell magics whose body is the cell's Python code: the body runs (once), the rest is skipped."""
+SKIPPED_SHOWN = 20
 _LAYERS = ("Linear", "ReLU", "Sigmoid", "Tanh", "Identity", "Flatten")
 
 
@@ -279,23 +283,46 @@ class _Deferred:
         return optim(params, lr=self.spec["lr"])
 
 
-def neutralise_magics(source: str) -> str | None:
-    """Source with IPython magic/shell lines turned into ``pass``; None for a ``%%`` cell magic.
+def _clip_line(line: str) -> str:
+    line = line.strip()
+    return line if len(line) <= 80 else line[:77] + "..."
 
-    Valid Python is returned unchanged (a line starting with ``%`` may continue an expression).
+
+def neutralise_magics(source: str) -> tuple[str, list[str], str | None]:
+    """``(code, skipped, capture)``: the cell as plain Python, the IPython lines not run, and the
+    variable a ``%%capture`` cell magic names.
+
+    ``%%time``, ``%%timeit``, ``%%capture`` and ``%%prun`` run their body once; any other cell
+    magic (``%%bash``, ``%%writefile``...) skips the whole cell. ``%time``/``%timeit`` lines run
+    their statement; other magic and shell lines (``%pip``, ``!ls``) become ``pass``. Valid
+    Python is returned unchanged (a line starting with ``%`` may continue an expression).
     """
-    if source.lstrip().startswith("%%"):
-        return None
+    skipped: list[str] = []
+    capture = None
+    first, _, body = source.lstrip().partition("\n")
+    if first.startswith("%%"):
+        name, *options = first[2:].split()
+        if name not in BODY_MAGICS:
+            return "", [_clip_line(first)], None
+        if name == "capture" and options and options[-1].isidentifier():
+            capture = options[-1]
+        source = body
     try:
         compile(source, "<check>", "exec")
-        return source
+        return source, skipped, capture
     except SyntaxError:
         pass
     lines = []
     for line in source.splitlines():
-        match = _MAGIC_LINE.match(line)
-        lines.append(match.group(1) + "pass" if match else line)
-    return "\n".join(lines)
+        timed = _TIMED_LINE.match(line)
+        if timed:
+            lines.append(timed.group(1) + timed.group(4))
+        elif magic := _MAGIC_LINE.match(line):
+            lines.append(magic.group(1) + "pass")
+            skipped.append(_clip_line(line))
+        else:
+            lines.append(line)
+    return "\n".join(lines), skipped, capture
 
 
 class _Anything:
@@ -377,9 +404,14 @@ class Runner:
         _install_stubs(self.namespace)
 
     def exec_cell(self, index: int, source: str) -> dict[str, Any]:
-        code = neutralise_magics(source)
-        if code is None:
-            return {"status": "ok", "message": "cell magic skipped"}
+        code, skipped, capture = neutralise_magics(source)
+        reply = self._run_cell(index, code)
+        reply["skipped"] = skipped[:SKIPPED_SHOWN]
+        if capture is not None:
+            self.namespace[capture] = _Anything()
+        return reply
+
+    def _run_cell(self, index: int, code: str) -> dict[str, Any]:
         filename = CELL_FILE.format(index)
         linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
         try:

@@ -459,10 +459,16 @@ class Sandbox:
         except ProtocolError as exc:
             return CellResult(index, "crashed", f"protocol error: {exc}")
         status, message = reply["status"], reply.get("message", "")
-        if status not in ("ok", "error") or type(message) is not str:
+        skipped = reply.get("skipped", [])
+        if (
+            status not in ("ok", "error")
+            or type(message) is not str
+            or type(skipped) is not list
+            or not all(type(line) is str for line in skipped)
+        ):
             self._kill()
             return CellResult(index, "crashed", "protocol error: malformed cell reply")
-        return CellResult(index, status, message[:4000])
+        return CellResult(index, status, message[:4000], tuple(s[:100] for s in skipped[:20]))
 
     def exec_cells(self, cells: Sequence[str]) -> list[CellResult]:
         """Run ``cells`` in order in one namespace, like a notebook kernel.

@@ -70,12 +70,14 @@ class OpaqueValue:
 class CellResult:
     """The outcome of one executed notebook cell.
 
-    ``message`` is empty when ok, else e.g. ``"NameError: name 'x' is not defined (line 3)"``.
+    ``message`` is empty when ok, else e.g. ``"NameError: name 'x' is not defined (line 3)"``;
+    ``skipped`` are the IPython lines that did not run (``%%bash``, ``!pip install x``).
     """
 
     index: int
     status: Literal["ok", "error", "timeout", "crashed"]
     message: str = ""
+    skipped: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
