@@ -134,11 +134,23 @@ def _grade_question(
 
 def _cell_report(cells: list[CellResult]) -> str:
     problems = [f"- cell {c.index + 1}: {c.status}: {c.message}" for c in cells if c.status != "ok"]
-    if not problems:
-        return ""
-    return "Some code cells of your notebook failed (grading went on without them):\n" + "\n".join(
-        problems
-    )
+    skipped = [
+        f"- cell {c.index + 1}: {', '.join(f'`{line}`' for line in c.skipped)}"
+        for c in cells
+        if c.skipped
+    ]
+    parts = []
+    if problems:
+        parts.append(
+            "Some code cells of your notebook failed (grading went on without them):\n"
+            + "\n".join(problems)
+        )
+    if skipped:
+        parts.append(
+            "Shell commands and IPython magics do not run in the grader; these lines were "
+            "skipped:\n" + "\n".join(skipped)
+        )
+    return "\n\n".join(parts)
 
 
 def ungraded_results(
