@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -67,6 +68,11 @@ def build(assignment: str, out: Path, release: bool, config: Path) -> None:
     show_default=True,
     help="seconds one submission's grading may take before its worker is replaced",
 )
+@click.option(
+    "--unsafe",
+    is_flag=True,
+    help="grade even below the isolation minimum of grader.yml (docs/threat-model.md)",
+)
 @config_option
 def grade(
     submissions: tuple[Path, ...],
@@ -75,6 +81,7 @@ def grade(
     jobs: int | None,
     force: bool,
     timeout: float,
+    unsafe: bool,
     config: Path,
 ) -> None:
     """Grade SUBMISSIONS: notebooks, otter export zips, folders of them, or a Gradescope export.
@@ -82,7 +89,14 @@ def grade(
     Writes OUT/<name>/results.json as each finishes, OUT/grades.csv and OUT/report.html.
     Re-running skips what is already graded (same file, grader version and seed).
     """
+    from autograder.grading import isolation_refusal
+
     a = find_assignment(assignment, config)
+    if unsafe:
+        a = replace(a, min_isolation="none")
+    elif refusal := isolation_refusal(a, hide=[out]):
+        click.echo(f"error: refusing to grade: {refusal} (--unsafe grades anyway)", err=True)
+        sys.exit(3)
     try:
         result = grade_batch(a, submissions, out=out, jobs=jobs, force=force, timeout=timeout)
     except BatchError as exc:

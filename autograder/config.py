@@ -54,6 +54,8 @@ class Assignment:
     requirements: tuple[str, ...] = ()
     limits: Limits = field(default_factory=Limits)
     visibility: Visibility = field(default_factory=Visibility)
+    min_isolation: str = "uid"
+    """grader.yml's ``isolation.minimum``: the weakest sandbox level grading accepts."""
 
     @property
     def graded(self) -> tuple[Question, ...]:
@@ -111,10 +113,11 @@ def load_config(path: Path | str = CONFIG_NAME) -> dict[str, Assignment]:
         line = _line_of(node, path_to) if node is not None else 1
         raise ConfigError(f"{path}:{line}: {where}: {err.message}")
     root = path.resolve().parent
-    return {aid: _assignment(aid, raw, root) for aid, raw in data["assignments"].items()}
+    minimum = data.get("isolation", {}).get("minimum", "uid")
+    return {aid: _assignment(aid, raw, root, minimum) for aid, raw in data["assignments"].items()}
 
 
-def _assignment(aid: str, raw: dict[str, Any], root: Path) -> Assignment:
+def _assignment(aid: str, raw: dict[str, Any], root: Path, min_isolation: str) -> Assignment:
     return Assignment(
         id=aid,
         title=raw["title"],
@@ -132,6 +135,7 @@ def _assignment(aid: str, raw: dict[str, Any], root: Path) -> Assignment:
         requirements=tuple(raw.get("requirements", [])),
         limits=Limits(**raw.get("limits", {})),
         visibility=Visibility(**raw.get("visibility", {})),
+        min_isolation=min_isolation,
     )
 
 

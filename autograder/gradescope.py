@@ -615,7 +615,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     status = results.get("extra_data", {}).get("status", "graded")
     possible = sum(t.get("max_score", 0) for t in results["tests"])
     print(f"{args.assignment}: {results['score']:g} / {possible:g} ({status})")
-    return 0 if status != "error" else 1
+    return 0 if status not in ("error", "refused") else 1
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ import torch
 import autograder
 from autograder.checks import CheckResult, QuestionFn, Tester, question_rng
 from autograder.config import Assignment, Question
-from autograder.sandbox import CellResult, Sandbox
+from autograder.sandbox import CellResult, IsolationRefused, Limits, Sandbox
 from autograder.source import reference_namespace
 from autograder.submission import SubmissionError, load_submission
 
@@ -74,6 +74,32 @@ def trusted_paths(assignment: Assignment, extra: Iterable[Path] = ()) -> list[Pa
     return [*inside, package, *(Path(p).resolve() for p in extra)]
 
 
+def secret_paths(assignment: Assignment) -> list[Path]:
+    """What the sandbox user must not be able to read at the ``uid`` level (no namespaces hide
+    anything there): the trusted paths but the public ones."""
+    public = {p.resolve() for p in assignment.public}
+    return [p for p in trusted_paths(assignment) if p.resolve() not in public]
+
+
+def _sandbox(assignment: Assignment, hide: Iterable[Path], **kwargs: Any) -> Sandbox:
+    return Sandbox(
+        hide=trusted_paths(assignment, hide),
+        minimum=assignment.min_isolation,
+        secrets=secret_paths(assignment),
+        **kwargs,
+    )
+
+
+def isolation_refusal(assignment: Assignment, *, hide: Iterable[Path] = ()) -> str | None:
+    """Why this machine cannot grade ``assignment`` safely (None if it can): a bare sandbox is
+    started as grading would start one and checked against ``isolation.minimum``."""
+    try:
+        with _sandbox(assignment, hide, limits=Limits(start_seconds=30), preload=()):
+            return None
+    except IsolationRefused as exc:
+        return str(exc)
+
+
 def grade_submission(
     assignment: Assignment,
     path: Path,
@@ -81,7 +107,10 @@ def grade_submission(
     slot: int = 0,
     hide: Iterable[Path] = (),
 ) -> dict[str, Any]:
-    """Grade ``path`` and return its results in Gradescope's results.json schema."""
+    """Grade ``path`` and return its results in Gradescope's results.json schema.
+
+    Below the configured isolation minimum nothing runs: every question gets 0 with the reason,
+    and ``extra_data`` has ``status: "refused"``."""
     started = time.monotonic()
     try:
         submission = load_submission(
@@ -92,13 +121,22 @@ def grade_submission(
     torch.set_num_threads(1)
     reference = reference_namespace(assignment.source)
     tests = hidden_tests(assignment)
-    with Sandbox(
-        public={p.name: p for p in assignment.public},
-        files={assignment.notebook: submission.notebook},
-        hide=trusted_paths(assignment, hide),
-        limits=assignment.limits,
-        slot=slot,
-    ) as sandbox:
+    try:
+        sandbox = _sandbox(
+            assignment,
+            hide,
+            public={p.name: p for p in assignment.public},
+            files={assignment.notebook: submission.notebook},
+            limits=assignment.limits,
+            slot=slot,
+        )
+    except IsolationRefused as exc:
+        reason = f"Not graded: the grader refused to run student code here: {exc}."
+        log.error("%s", reason)
+        results = ungraded_results(assignment, "isolation", reason, started)
+        results["extra_data"].update(status="refused", reason=str(exc))
+        return results
+    with sandbox:
         cells = sandbox.exec_cells(submission.cells)
         results = [
             _grade_question(sandbox, q, tests[q.id], reference, assignment.seed)
