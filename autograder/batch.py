@@ -12,8 +12,10 @@ re-run skips every submission whose results.json records the same submission SHA
 version, seed and assignment (and no ``error``); ``force`` regrades everything.
 
 Inputs: single files (``.ipynb`` or otter export ``.zip``), folders of them, and Gradescope's
-"Download submissions" export (its folder or zip, recognised by ``submission_metadata.yml``),
-whose student names, emails and SIDs go into the gradebook.
+"Download submissions" export (its folder or zip), whose student names, emails and SIDs go into
+the gradebook. An export is recognised only when asked for (``gradescope_export``) or by its exact
+layout at the top of a path given: ``submission_metadata.yml`` beside folders only, never a file
+inside a student's upload (a student's zip could hold a crafted metadata file).
 """
 
 from __future__ import annotations
@@ -46,7 +48,14 @@ import autograder
 from autograder.config import Assignment
 from autograder.grading import grade_submission, ungraded_results
 from autograder.report import Summary, report_html, summarize
-from autograder.results import gradebook, gradebook_row, write_atomic, write_json
+from autograder.results import (
+    gradebook,
+    gradebook_row,
+    merge_written,
+    plain_text,
+    write_atomic,
+    write_json,
+)
 from autograder.submission import sha256_of
 
 log = logging.getLogger(__name__)
@@ -216,16 +225,42 @@ def _read_metadata(raw: bytes, where: Path) -> dict[Any, Any]:
     return meta
 
 
-def _export_zip(path: Path, notebook_name: str) -> list[Item]:
+def _export_prefix(names: list[str]) -> str | None:
+    """Where a Gradescope export lies in a zip with these entries: ``""`` (at the top) or the
+    one top folder holding everything, with ``submission_metadata.yml`` beside folders only;
+    None when the zip is not laid out as an export."""
+    tops = {n.split("/", 1)[0] for n in names}
+    prefix = f"{tops.pop()}/" if len(tops) == 1 and METADATA_NAME not in names else ""
+    inner = [n[len(prefix) :] for n in names if n.startswith(prefix)]
+    if len(inner) != len(names) or METADATA_NAME not in inner:
+        return None
+    files_at_top = {n for n in inner if n and "/" not in n}
+    return prefix if files_at_top == {METADATA_NAME} else None
+
+
+def _export_folder_layout(path: Path) -> bool:
+    """Whether a folder is laid out as a Gradescope export: the metadata beside folders only."""
+    if not (path / METADATA_NAME).is_file() or (path / METADATA_NAME).is_symlink():
+        return False
+    return all(
+        child.is_dir() or child.name == METADATA_NAME or child.name.startswith(".")
+        for child in path.iterdir()
+    )
+
+
+def _zip_export_prefix(path: Path) -> str | None:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return _export_prefix(zf.namelist())
+    except (zipfile.BadZipFile, OSError):
+        return None
+
+
+def _export_zip(path: Path, notebook_name: str, prefix: str) -> list[Item]:
     with zipfile.ZipFile(path) as zf:
         entries = zf.namelist()
         infos = {i.filename: i for i in zf.infolist() if not i.is_dir()}
-        metas = sorted(
-            (n for n in infos if PurePosixPath(n).name == METADATA_NAME), key=lambda n: n.count("/")
-        )
-        prefix = str(PurePosixPath(metas[0]).parent)
-        prefix = "" if prefix == "." else prefix + "/"
-        meta = _read_metadata(zf.read(metas[0]), path / metas[0])
+        meta = _read_metadata(zf.read(prefix + METADATA_NAME), path / (prefix + METADATA_NAME))
         items = []
         for key in sorted(meta, key=str):
             base = f"{prefix}{key}/"
@@ -257,28 +292,34 @@ def _export_zip(path: Path, notebook_name: str) -> list[Item]:
         return items
 
 
-def _is_export_zip(path: Path) -> bool:
-    try:
-        with zipfile.ZipFile(path) as zf:
-            return any(PurePosixPath(n).name == METADATA_NAME for n in zf.namelist())
-    except (zipfile.BadZipFile, OSError):
-        return False
-
-
 def _file_item(path: Path) -> Item:
     return Item(_safe_name(path.stem), path, sha256_of(path))
 
 
-def discover(paths: Iterable[Path], *, notebook_name: str) -> list[Item]:
+def discover(
+    paths: Iterable[Path], *, notebook_name: str, gradescope_export: bool = False
+) -> list[Item]:
     """The submissions in ``paths``, in input order, with unique names.
 
     A path is a notebook or otter export zip (one submission), a Gradescope export (its folder or
-    zip holding ``submission_metadata.yml``: one submission per folder listed there), or a folder
-    of notebooks and zips (one submission each; other files are skipped with a warning).
+    zip with ``submission_metadata.yml`` at the top, beside the submissions' folders: one
+    submission per folder listed there), or a folder of notebooks and zips (one submission each;
+    other files are skipped with a warning). With ``gradescope_export`` every path must be an
+    export (BatchError otherwise); without it, only a path laid out exactly as one is.
     """
     items: list[Item] = []
     for path in map(Path, paths):
-        if path.is_dir() and (path / METADATA_NAME).is_file():
+        prefix = _zip_export_prefix(path) if path.is_file() and path.suffix == ".zip" else None
+        if gradescope_export and not (
+            prefix is not None or (path / METADATA_NAME).is_file()
+        ):
+            raise BatchError(
+                f"{path}: not a Gradescope export (no {METADATA_NAME} at its top, beside the "
+                "submissions' folders)"
+            )
+        if path.is_dir() and (
+            _export_folder_layout(path) or (gradescope_export and (path / METADATA_NAME).is_file())
+        ):
             items += _export_folder(path, notebook_name)
         elif path.is_dir():
             for child in sorted(path.iterdir()):
@@ -288,8 +329,8 @@ def discover(paths: Iterable[Path], *, notebook_name: str) -> list[Item]:
                     items.append(_file_item(child))
                 else:
                     log.warning("skipped %s: not a .ipynb or .zip submission", child)
-        elif path.is_file() and path.suffix == ".zip" and _is_export_zip(path):
-            items += _export_zip(path, notebook_name)
+        elif prefix is not None:
+            items += _export_zip(path, notebook_name, prefix)
         elif path.is_file():
             items.append(_file_item(path))  # grading explains what is wrong with other kinds
         else:
@@ -330,6 +371,23 @@ def failed_results(assignment: Assignment, item: Item, reason: str, *, status: s
     results["extra_data"]["status"] = status
     results["extra_data"]["reason"] = reason
     return results
+
+
+def _note(out: Path, text: str) -> None:
+    """Append one line, time-stamped, to OUT/batch.log (workers append their own errors)."""
+    line = " ".join(plain_text(text).split())
+    with open(out / LOG_NAME, "a", encoding="utf-8") as f:
+        f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}\n")
+
+
+def _outcome(name: str, results: Mapping[str, Any], seconds: float) -> str:
+    """The batch.log line of a submission that finished."""
+    extra = results.get("extra_data") or {}
+    status = extra.get("status", "graded")
+    if status == "graded":
+        possible = sum(t.get("max_score", 0) for t in results.get("tests", []))
+        return f"graded {name}: {results['score']:g} of {possible:g} points in {seconds:.1f} s"
+    return f"{status} {name} after {seconds:.1f} s: {extra.get('reason', '')}"
 
 
 def _annotate(results: dict[str, Any], item: Item, seconds: float) -> dict[str, Any]:
@@ -492,7 +550,7 @@ def _terminate_raises_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _stage(out: Path, item: Item) -> Path:
+def stage(out: Path, item: Item) -> Path:
     """The file to grade: ``source`` itself, or its member copied out of the export zip."""
     if item.member is None:
         return item.source
@@ -514,6 +572,8 @@ def grade_batch(
     grade: GradeFn = grade_submission,
     progress: bool | None = None,
     on_result: Callable[[str, dict[str, Any]], None] | None = None,
+    gradescope_export: bool = False,
+    written: Mapping[str, Mapping[str, str]] | None = None,
 ) -> BatchResult:
     """Grade every submission in ``paths`` into ``out``; see the module docs for the guarantees.
 
@@ -522,7 +582,11 @@ def grade_batch(
     bounds one submission's grading (seconds of wall clock). ``grade`` is the grading function
     (picklable: a module-level function), ``grade_submission`` by default. ``progress`` shows a
     tqdm bar on stderr (None: only on a terminal). ``on_result(name, results)`` is called after
-    each submission's results.json is written.
+    each submission's results.json is written. ``gradescope_export``: every path is a Gradescope
+    export (see :func:`discover`). ``written``: the hand-graded scores of the written questions
+    (:func:`autograder.results.read_written_scores`), merged into ``grades.csv`` (total = auto +
+    written). ``OUT/batch.log`` gets one line per submission: graded, skipped or not graded and
+    why, with its time.
 
     Returns on completion and on Ctrl-C/SIGTERM (``interrupted``), after the in-flight workers
     are stopped; what finished is on disk, ``grades.csv`` included.
@@ -530,10 +594,14 @@ def grade_batch(
     began = time.monotonic()
     out = Path(out)
     jobs = jobs or len(os.sched_getaffinity(0))
-    items = discover(paths, notebook_name=assignment.notebook)
+    items = discover(
+        paths, notebook_name=assignment.notebook, gradescope_export=gradescope_export
+    )
     questions = [q.id for q in assignment.graded]
+    manual = {q.id: q.points for q in assignment.questions if q.manual and written is not None}
     with _locked(out):
         _clean_partials(out)
+        _note(out, f"batch of {len(items)} submissions of {assignment.id} into {out}")
         results: dict[str, dict[str, Any]] = {}
         todo: deque[Item] = deque()
         skipped = []
@@ -542,13 +610,21 @@ def grade_batch(
             if previous is not None:
                 results[item.name] = previous
                 skipped.append(item.name)
+                _note(out, f"skipped {item.name}: already graded (same file, grader and seed)")
             else:
                 todo.append(item)
         batch = BatchResult(rows=[], results=results, skipped=skipped)
         rows = {name: row_of(r) for name, r in results.items()}
 
         def ordered() -> list[dict[str, Any]]:
-            return [rows[i.name] for i in items if i.name in rows]
+            return [
+                rows[i.name] if written is None else merge_written(rows[i.name], written, manual)
+                for i in items
+                if i.name in rows
+            ]
+
+        def csv_text() -> str:
+            return gradebook(ordered(), questions, written=list(manual))
 
         def finish(item: Item, res: dict[str, Any], seconds: float) -> None:
             res = _annotate(res, item, seconds)
@@ -556,14 +632,15 @@ def grade_batch(
             results[item.name] = res
             rows[item.name] = row_of(res)
             batch.graded.append(item.name)
-            write_atomic(out / "grades.csv", gradebook(ordered(), questions))
+            write_atomic(out / "grades.csv", csv_text())
+            _note(out, _outcome(item.name, res, seconds))
             if on_result is not None:
                 on_result(item.name, res)
 
         for item in [i for i in todo if i.problem is not None]:  # nothing to run: no file
             todo.remove(item)
             finish(item, failed_results(assignment, item, item.problem, status="unreadable"), 0)
-        write_atomic(out / "grades.csv", gradebook(ordered(), questions))
+        write_atomic(out / "grades.csv", csv_text())
         bar = tqdm(
             total=len(todo),
             desc=f"grading {assignment.id}",
@@ -582,8 +659,13 @@ def grade_batch(
             bar.close()
             shutil.rmtree(out / STAGING, ignore_errors=True)
         batch.rows = ordered()
-        write_atomic(out / "grades.csv", gradebook(batch.rows, questions))
+        write_atomic(out / "grades.csv", csv_text())
         batch.wall_seconds = time.monotonic() - began
+        _note(
+            out,
+            f"batch {'interrupted' if batch.interrupted else 'finished'} after "
+            f"{batch.wall_seconds:.1f} s: {len(batch.graded)} graded now, {len(skipped)} skipped",
+        )
         batch.summary = summarize(assignment, (results[i.name] for i in items if i.name in results))
         if not batch.interrupted:
             page = report_html(
@@ -649,7 +731,6 @@ def _run(
         worker.item = worker.staged = None
         finish(item, results, seconds)
         failures += results["extra_data"].get("status") != "graded"
-        bar.set_postfix(failed=failures, refresh=False)
         bar.update()
 
     workers = [start(i) for i in range(min(jobs, len(todo)))]
@@ -658,16 +739,18 @@ def _run(
             for w in workers:
                 if w.ready and w.item is None and todo:
                     w.item, w.started = todo.popleft(), time.monotonic()
-                    path = _stage(out, w.item)
+                    path = stage(out, w.item)
                     w.staged = path if w.item.member else None
                     w.conn.send((w.item.name, str(path)))
             watched = [w for w in workers if w.item is not None or not w.ready]
             deadlines = [
                 w.started + timeout if w.ready else w.born + START_SECONDS for w in watched
             ]
+            # the bar's clock ticks while every submission is in flight
+            bar.set_postfix(in_flight=sum(w.item is not None for w in workers), failed=failures)
             multiprocessing.connection.wait(
                 [w.conn for w in watched] + [w.process.sentinel for w in watched],
-                timeout=max(0.0, min(min(deadlines) - time.monotonic(), 5.0)),
+                timeout=max(0.0, min(min(deadlines) - time.monotonic(), 1.0)),
             )
             for i, w in enumerate(workers):
                 if w.item is None and w.ready:

@@ -19,7 +19,6 @@ happens (no submission, junk, a grader bug, the deadline, SIGTERM), a results.js
 from __future__ import annotations
 
 import argparse
-import html
 import importlib.metadata
 import json
 import logging
@@ -35,7 +34,6 @@ import tomllib
 import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -44,9 +42,10 @@ import jsonschema
 
 import autograder
 from autograder.config import CONFIG_NAME, Assignment, find_assignment
-from autograder.results import write_atomic, write_json
+from autograder.results import write_json
 from autograder.sandbox.sandbox import BASE_UID as SANDBOX_UID
-from autograder.submission import SubmissionError, notebook_bytes, sha256_of
+from autograder.submission import SubmissionError
+from autograder.written import WrittenAnswer, read_written
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +59,6 @@ MINIFORGE = "/root/miniforge3"
 """Where otter's setup.sh installs Miniforge (its run_autograder hard-codes it too)."""
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 """Timestamp of every zip entry, so that the same inputs make the same zip."""
-PLACEHOLDER = "_Type your answer here, replacing this text._"
-"""otter's text in an empty written-answer cell."""
-MAX_ANSWER_CHARS = 20_000
 
 # Exact, asserted edits of otter's setup.sh so that it passes shellcheck (quote the command
 # substitutions, no useless cat). An otter upgrade that changes these lines fails the build.
@@ -270,75 +266,6 @@ def write_zip(assignment: Assignment, path: Path) -> Path:
 # -- written answers (hand grading) -------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class WrittenAnswer:
-    """The student's answer to one hand-graded question ('' when missing)."""
-
-    question: str
-    points: float
-    prompt: str
-    answer: str
-
-
-_QUESTION = re.compile(r"Question \((p\d+_[a-z0-9_]+)\)")
-_BEGIN, _END = "<!-- BEGIN QUESTION -->", "<!-- END QUESTION -->"
-
-
-def _text(cell: Mapping[str, Any]) -> str:
-    source = cell.get("source", "")
-    return "".join(source) if isinstance(source, list) else str(source)
-
-
-def written_answers(nb: Mapping[str, Any], assignment: Assignment) -> list[WrittenAnswer]:
-    """The answers to the hand-graded questions, in grader.yml's order.
-
-    A question's prompt is the markdown cell naming ``Question (<id>)``; its answer is the cells
-    after it up to otter's ``<!-- END QUESTION -->`` (or, when the student deleted that marker,
-    the following cells tagged ``otter_answer_cell``). otter's placeholder counts as no answer.
-    """
-    manual = {q.id: q for q in assignment.questions if q.manual}
-    found: dict[str, tuple[str, list[str]]] = {}
-    current: str | None = None
-    marked = False
-    for cell in nb.get("cells", []) if isinstance(nb.get("cells"), list) else []:
-        if not isinstance(cell, Mapping):
-            continue
-        text = _text(cell)
-        match = _QUESTION.search(text) if cell.get("cell_type") == "markdown" else None
-        if match and match.group(1) in manual and match.group(1) not in found:
-            current, marked = match.group(1), _BEGIN in text
-            found[current] = (text.replace(_BEGIN, "").strip(), [])
-            continue
-        if current is None:
-            continue
-        tags = (
-            cell.get("metadata", {}).get("tags", [])
-            if isinstance(cell.get("metadata"), Mapping)
-            else []
-        )
-        if _END in text or match or (not marked and "otter_answer_cell" not in tags):
-            current = None
-            continue
-        answer = text.replace(PLACEHOLDER, "").strip()
-        if answer:
-            found[current][1].append(answer)
-    answers = []
-    for qid, q in manual.items():
-        prompt, parts = found.get(qid, ("", []))
-        answers.append(WrittenAnswer(qid, q.points, prompt, "\n\n".join(parts)[:MAX_ANSWER_CHARS]))
-    return answers
-
-
-def read_written(path: Path, assignment: Assignment) -> list[WrittenAnswer]:
-    """The written answers of a submission file ([] if it holds no readable notebook)."""
-    try:
-        raw = notebook_bytes(path, assignment.notebook)
-        nb = json.loads(raw.decode("utf-8"))
-    except (SubmissionError, OSError, UnicodeDecodeError, ValueError):
-        return []
-    return written_answers(nb, assignment) if isinstance(nb, dict) else []
-
-
 def _fence(text: str) -> str:
     longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
     fence = "`" * max(3, longest + 1)
@@ -364,45 +291,6 @@ def written_tests(answers: Sequence[WrittenAnswer]) -> list[dict[str, Any]]:
         }
         for a in answers
     ]
-
-
-def written_html(answers: Sequence[WrittenAnswer], assignment: Assignment, *, name: str,
-                 sha256: str) -> str:  # fmt: skip
-    """An HTML page of just the written answers, for an instructor (printable to PDF)."""
-    sections = []
-    for a in answers:
-        body = (
-            f'<div class="answer">{html.escape(a.answer)}</div>'
-            if a.answer
-            else '<p class="missing">No answer found in the notebook.</p>'
-        )
-        sections.append(
-            f"<h2>{html.escape(a.question)} ({a.points:g} points)</h2>\n"
-            f'<div class="prompt">{html.escape(a.prompt)}</div>\n{body}'
-        )
-    return template("written.html").substitute(
-        title=html.escape(assignment.title),
-        name=html.escape(name),
-        sha256=html.escape(sha256),
-        sections="\n".join(sections),
-    )
-
-
-def write_written_html(
-    assignment: Assignment, submissions: Sequence[Path], out: Path
-) -> list[Path]:
-    """``out/<name>.html`` with the written answers of each submission (notebook or export zip)."""
-    written = []
-    for path in submissions:
-        page = written_html(
-            read_written(path, assignment), assignment, name=path.name, sha256=sha256_of(path)
-        )
-        target = out / f"{path.stem}.html"
-        if target in written:  # same file name in two folders
-            target = out / f"{path.parent.name}-{path.stem}.html"
-        write_atomic(target, page)
-        written.append(target)
-    return written
 
 
 # -- grading side ------------------------------------------------------------------------------

@@ -108,3 +108,59 @@ def gradebook_row(name: str, results: Mapping[str, Any]) -> dict[str, Any]:
     }
     row.update({t["name"]: t["score"] for t in results["tests"] if t.get("max_score")})
     return row
+
+
+WRITTEN_KEY = "submission"
+"""Column of the written-scores CSV naming the submission (its folder name in OUT)."""
+
+
+def read_written_scores(path: Path, questions: Sequence[str]) -> dict[str, dict[str, str]]:
+    """The hand-graded scores of a CSV laid out as ``autograder written``'s template:
+    ``{submission: {question: cell as typed}}``. ValueError when the file cannot be read or has
+    no ``submission`` column; cells are checked when merged (:func:`merge_written`)."""
+    try:
+        reader = csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig")))
+        rows = list(reader)
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise ValueError(f"{path}: cannot read the written scores ({exc})") from exc
+    if WRITTEN_KEY not in (reader.fieldnames or []):
+        raise ValueError(f"{path}: no {WRITTEN_KEY!r} column (start from the written.csv template)")
+    scores = {}
+    for row in rows:
+        key = str(row.get(WRITTEN_KEY) or "")
+        key = key[1:] if key.startswith("'") else key  # undo csv_cell's apostrophe
+        scores[key] = {q: str(row.get(q) or "").strip() for q in questions}
+    return scores
+
+
+def merge_written(
+    row: Mapping[str, Any],
+    scores: Mapping[str, Mapping[str, str]],
+    points: Mapping[str, float],
+) -> dict[str, Any]:
+    """``row`` of the gradebook with the written questions' scores: the auto-graded total as
+    ``auto``, their sum as ``written``, and ``total`` = auto + written. A score that is not a
+    number from 0 to the question's points is left out, and ``reason`` says so."""
+    merged = dict(row)
+    cells = scores.get(str(row.get("submission", "")))
+    problems = [] if cells is not None else ["no written scores for this submission"]
+    written = 0.0
+    for q, most in points.items():
+        text = (cells or {}).get(q, "")
+        if not text:
+            continue
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        if not 0 <= value <= most:
+            problems.append(f"written {q}: {text[:20]!r} is not a score from 0 to {most:g}")
+            continue
+        merged[q] = value
+        written += value
+    merged["auto"] = row.get("total", 0)
+    merged["written"] = written
+    merged["total"] = float(merged["auto"] or 0) + written
+    if problems:
+        merged["reason"] = "; ".join(p for p in (str(row.get("reason") or ""), *problems) if p)
+    return merged

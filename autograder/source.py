@@ -6,7 +6,9 @@ tagged ``otter_ignore`` are demos (training runs, plots) that grading skips.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import io
 from pathlib import Path
 from typing import Any
 
@@ -59,9 +61,12 @@ def reference_cells(nb: nbformat.NotebookNode) -> list[str]:
 def reference_namespace(path: Path) -> dict[str, Any]:
     """Execute the reference cells of the source at ``path`` and return their globals.
 
-    This runs trusted code only (our own solutions); the result is cached per path.
+    This runs trusted code only (our own solutions); the result is cached per path. What the
+    reference prints (training progress) is discarded: it belongs in no grading log.
     """
     namespace: dict[str, Any] = {"__name__": "__reference__"}
-    for index, source in enumerate(reference_cells(read_source(path))):
-        exec(compile(source, f"<{Path(path).name} cell {index}>", "exec"), namespace)  # noqa: S102
+    with contextlib.redirect_stdout(io.StringIO()):
+        for index, source in enumerate(reference_cells(read_source(path))):
+            code = compile(source, f"<{Path(path).name} cell {index}>", "exec")
+            exec(code, namespace)  # noqa: S102
     return namespace

@@ -1,0 +1,387 @@
+"""Written answers, graded by hand: reading them from notebooks, and the pages TAs grade from.
+
+``autograder written -a ID -o OUT PATH...`` takes what ``grade`` takes (notebooks, export zips,
+folders of them, Gradescope exports: :func:`autograder.batch.discover`) and writes into OUT:
+
+- ``index.html``: links to every page, and one row per submission (who, and why it has no
+  answers when it has none);
+- ``questions/<question>.html``: one page per hand-graded question with every student's answer,
+  the way TAs grade (one question across the class);
+- ``students/<submission>.html``: one page per submission with all its written answers;
+- ``written.csv``: the template of the hand-graded scores (one row per submission, one empty
+  column per question) that ``autograder grade --written written.csv`` merges into grades.csv.
+
+Answers are shown as typed (Markdown source), with their math (``$…$``, ``$$…$$``, ``\\(…\\)``,
+``\\[…\\]``) rendered here, at build time, by matplotlib's mathtext into embedded SVG: the pages
+need no network and no script to view or print. A formula mathtext cannot draw stays as source.
+With ``anonymise`` the pages name each submission by a code derived from its name and file, and
+list the answers in code order; written.csv still holds the submission names (the key of the
+merge), so give TAs the pages only.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import io
+import json
+import re
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from autograder.config import Assignment
+from autograder.results import csv_text, html_text, write_atomic
+from autograder.submission import SubmissionError, notebook_bytes
+
+PLACEHOLDER = "_Type your answer here, replacing this text._"
+"""otter's text in an empty written-answer cell."""
+MAX_ANSWER_CHARS = 20_000
+MAX_FORMULA_CHARS = 400
+"""Longer formulas are shown as source (mathtext's parser is slow on huge input)."""
+MAX_FORMULAS = 200
+"""Formulas rendered per answer; the rest are shown as source."""
+
+
+@dataclass(frozen=True)
+class WrittenAnswer:
+    """The student's answer to one hand-graded question ('' when missing)."""
+
+    question: str
+    points: float
+    prompt: str
+    answer: str
+
+
+_QUESTION = re.compile(r"Question \((p\d+_[a-z0-9_]+)\)")
+_BEGIN, _END = "<!-- BEGIN QUESTION -->", "<!-- END QUESTION -->"
+
+
+def _text(cell: Mapping[str, Any]) -> str:
+    source = cell.get("source", "")
+    return "".join(map(str, source)) if isinstance(source, list) else str(source)
+
+
+def written_answers(nb: Mapping[str, Any], assignment: Assignment) -> list[WrittenAnswer]:
+    """The answers to the hand-graded questions, in grader.yml's order.
+
+    A question's prompt is the markdown cell naming ``Question (<id>)``; its answer is the cells
+    after it up to otter's ``<!-- END QUESTION -->`` (or, when the student deleted that marker,
+    the following cells tagged ``otter_answer_cell``). otter's placeholder counts as no answer.
+    """
+    manual = {q.id: q for q in assignment.questions if q.manual}
+    found: dict[str, tuple[str, list[str]]] = {}
+    current: str | None = None
+    marked = False
+    for cell in nb.get("cells", []) if isinstance(nb.get("cells"), list) else []:
+        if not isinstance(cell, Mapping):
+            continue
+        text = _text(cell)
+        match = _QUESTION.search(text) if cell.get("cell_type") == "markdown" else None
+        if match and match.group(1) in manual and match.group(1) not in found:
+            current, marked = match.group(1), _BEGIN in text
+            found[current] = (text.replace(_BEGIN, "").strip(), [])
+            continue
+        if current is None:
+            continue
+        tags = (
+            cell.get("metadata", {}).get("tags", [])
+            if isinstance(cell.get("metadata"), Mapping)
+            else []
+        )
+        if _END in text or match or (not marked and "otter_answer_cell" not in tags):
+            current = None
+            continue
+        answer = text.replace(PLACEHOLDER, "").strip()
+        if answer:
+            found[current][1].append(answer)
+    answers = []
+    for qid, q in manual.items():
+        prompt, parts = found.get(qid, ("", []))
+        answers.append(WrittenAnswer(qid, q.points, prompt, "\n\n".join(parts)[:MAX_ANSWER_CHARS]))
+    return answers
+
+
+def load_written(path: Path, assignment: Assignment) -> list[WrittenAnswer]:
+    """The written answers of a submission file; SubmissionError saying why there are none."""
+    raw = notebook_bytes(path, assignment.notebook)
+    try:
+        nb = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise SubmissionError(f"{path.name}: not a Jupyter notebook (invalid JSON)") from exc
+    except RecursionError as exc:
+        raise SubmissionError(f"{path.name}: not a Jupyter notebook (nested too deeply)") from exc
+    if not isinstance(nb, dict):
+        raise SubmissionError(f"{path.name}: not a Jupyter notebook (no cells)")
+    return written_answers(nb, assignment)
+
+
+def read_written(path: Path, assignment: Assignment) -> list[WrittenAnswer]:
+    """The written answers of a submission file ([] if it holds no readable notebook)."""
+    try:
+        return load_written(path, assignment)
+    except (SubmissionError, OSError):
+        return []
+
+
+# -- math, rendered offline ---------------------------------------------------------------------
+
+_MATH = re.compile(
+    r"\$\$(?P<d1>.+?)\$\$"  # $$display$$
+    r"|\\\[(?P<d2>.+?)\\\]"  # \[display\]
+    r"|\\\((?P<i1>.+?)\\\)"  # \(inline\)
+    r"|(?<![\\$])\$(?![\s$])(?P<i2>[^$\n]+?)(?<![\s\\])\$(?!\d)",  # $inline$ (not "$5 and $6")
+    re.S,
+)
+
+
+_TEX_SPELLINGS = (
+    (re.compile(r"\\([lg]e)(?![A-Za-z])"), r"\\\1q"),  # \le, \ge
+    (re.compile(r"\\[td]frac(?![A-Za-z])"), r"\\frac"),
+    (re.compile(r"\\operatorname\*?(?![A-Za-z])"), r"\\mathrm"),
+    (re.compile(r"\\frac\s*(\d)\s*(\d)"), r"\\frac{\1}{\2}"),
+    (
+        re.compile(r"\\(math[a-z]+|sqrt|hat|bar|tilde|vec|dot)(?![A-Za-z])\s*([A-Za-z0-9])"),
+        r"\\\1{\2}",
+    ),
+)
+r"""LaTeX that mathtext spells differently or needs braced (``\mathbb E``, ``\sqrt2``)."""
+
+
+def mathtext_spelling(tex: str) -> str:
+    """``tex`` in the dialect of matplotlib's mathtext (a subset of TeX)."""
+    for pattern, replacement in _TEX_SPELLINGS:
+        tex = pattern.sub(replacement, tex)
+    return tex
+
+
+@functools.lru_cache(maxsize=4096)
+def formula_svg(tex: str) -> tuple[str, float] | None:
+    """``tex`` drawn by matplotlib's mathtext: (SVG as a data URI, depth below the baseline
+    in pt), or None when mathtext cannot draw it. Deterministic (no date in the SVG)."""
+    from matplotlib.figure import Figure
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.mathtext import MathTextParser
+
+    expression = f"${mathtext_spelling(' '.join(tex.split()))}$"
+    prop = FontProperties(size=12)
+    try:
+        width, height, depth, _, _ = MathTextParser("path").parse(expression, dpi=72, prop=prop)
+        fig = Figure(figsize=(max(width, 1) / 72, max(height, 1) / 72))
+        fig.text(0, depth / max(height, 1), expression, fontproperties=prop)
+        buf = io.BytesIO()
+        fig.savefig(buf, format="svg", transparent=True, metadata={"Date": None})
+    except Exception:  # noqa: BLE001 - mathtext raises many kinds on TeX it does not know
+        return None
+    svg = re.sub(rb"<metadata>.*?</metadata>", b"", buf.getvalue(), flags=re.S)
+    return "data:image/svg+xml;base64," + base64.b64encode(svg).decode(), depth
+
+
+def render_text(text: str) -> str:
+    """HTML of an answer or prompt: the text escaped (whitespace kept by the page's CSS) with
+    each formula as an embedded SVG image (its source as alt text and tooltip)."""
+    parts, last, count = [], 0, 0
+    for match in _MATH.finditer(text):
+        tex = next(g for g in match.groups() if g is not None)
+        display = match.group("d1") is not None or match.group("d2") is not None
+        drawn = None
+        if count < MAX_FORMULAS and len(tex) <= MAX_FORMULA_CHARS:
+            drawn = formula_svg(tex)
+            count += 1
+        parts.append(html_text(text[last : match.start()]))
+        if drawn is None:
+            parts.append(f'<code class="tex">{html_text(match.group(0))}</code>')
+        else:
+            uri, depth = drawn
+            kind = "display" if display else "inline"
+            parts.append(
+                f'<img class="math {kind}" src="{uri}" alt="{html_text(tex)}" '
+                f'title="{html_text(tex)}" style="vertical-align: -{depth:.1f}pt">'
+            )
+        last = match.end()
+    parts.append(html_text(text[last:]))
+    return "".join(parts)
+
+
+# -- the pages ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One submission's written answers, or why there are none (``problem``)."""
+
+    name: str
+    """The submission's name (its folder in grade's OUT, the key of written.csv)."""
+    label: str
+    """How the pages name it: the student(s) and SID(s), or an anonymous code."""
+    slug: str
+    """Its page's file name: ``name``, or the anonymous code."""
+    students: tuple[Any, ...]
+    answers: tuple[WrittenAnswer, ...] = ()
+    problem: str | None = None
+
+    @property
+    def page(self) -> str:
+        return f"students/{self.slug}.html"
+
+
+def anonymous_code(name: str, sha256: str) -> str:
+    """A stable code for a submission that does not reveal its name."""
+    return "anon-" + hashlib.sha256(f"{name}\0{sha256}".encode()).hexdigest()[:8]
+
+
+def _entry(item: Any, assignment: Assignment, *, anonymise: bool) -> Entry:
+    """Read one item of :func:`autograder.batch.discover` into its entry (never raises)."""
+    from autograder.batch import stage
+
+    if anonymise:
+        label = slug = anonymous_code(item.name, item.sha256)
+    else:
+        who = [f"{s.name} (SID {s.sid})" if s.sid else s.name for s in item.students]
+        label, slug = "; ".join(w for w in who if w) or item.name, item.name
+    answers: tuple[WrittenAnswer, ...] = ()
+    problem = item.problem
+    if problem is None:
+        try:
+            with tempfile.TemporaryDirectory(prefix="autograder-written-") as tmp:
+                answers = tuple(load_written(stage(Path(tmp), item), assignment))
+        except SubmissionError as exc:
+            problem = str(exc)
+        except Exception as exc:  # noqa: BLE001 - one unreadable submission costs only its row
+            problem = f"could not be read ({type(exc).__name__}: {exc})"
+        else:
+            if not any(a.answer for a in answers):
+                problem = "no written answer found in the notebook"
+    return Entry(item.name, label, slug, item.students, answers, problem)
+
+
+def _page(title: str, body: str) -> str:
+    from autograder.gradescope import template
+
+    return template("written.html").substitute(title=html_text(title), body=body)
+
+
+def _answer_html(answer: WrittenAnswer | None, entry: Entry) -> str:
+    if answer is not None and answer.answer:
+        return f'<div class="answer">{render_text(answer.answer)}</div>'
+    why = entry.problem or "no answer to this question in the notebook"
+    return f'<p class="missing">No answer: {html_text(why)}.</p>'
+
+
+def question_page(assignment: Assignment, qid: str, prompt: str, entries: Sequence[Entry]) -> str:
+    """Every submission's answer to question ``qid``."""
+    points = next(q.points for q in assignment.questions if q.id == qid)
+    answered = sum(any(a.question == qid and a.answer for a in e.answers) for e in entries)
+    body = [
+        f"<h1>{html_text(assignment.title)}: {html_text(qid)} ({points:g} points)</h1>",
+        f"<p>{answered} of {len(entries)} submissions answered. "
+        '<a href="../index.html">All pages</a></p>',
+        f'<div class="prompt">{render_text(prompt)}</div>',
+    ]
+    for e in entries:
+        answer = next((a for a in e.answers if a.question == qid), None)
+        body.append(
+            f'<section><h2><a href="../{html_text(e.page)}">{html_text(e.label)}</a></h2>'
+            f"{_answer_html(answer, e)}</section>"
+        )
+    return _page(f"{assignment.id} {qid}: written answers", "\n".join(body))
+
+
+def student_page(assignment: Assignment, entry: Entry, prompts: Mapping[str, str]) -> str:
+    """All written answers of one submission."""
+    body = [
+        f"<h1>{html_text(assignment.title)}: written answers of {html_text(entry.label)}</h1>",
+        '<p><a href="../index.html">All pages</a></p>',
+    ]
+    for q in (q for q in assignment.questions if q.manual):
+        answer = next((a for a in entry.answers if a.question == q.id), None)
+        body.append(
+            f"<section><h2>{html_text(q.id)} ({q.points:g} points)</h2>"
+            f'<div class="prompt">{render_text(prompts.get(q.id, ""))}</div>'
+            f"{_answer_html(answer, entry)}</section>"
+        )
+    return _page(f"{assignment.id}: {entry.label}", "\n".join(body))
+
+
+def index_page(assignment: Assignment, entries: Sequence[Entry]) -> str:
+    """Links to the question pages, and one row per submission."""
+    questions = [q for q in assignment.questions if q.manual]
+    body = [
+        f"<h1>{html_text(assignment.title)}: written answers</h1>",
+        f"<p>{len(entries)} submissions; {sum(q.points for q in questions):g} points graded by "
+        "hand. Grade one question across the class:</p><ul>",
+        *(
+            f'<li><a href="questions/{html_text(q.id)}.html">{html_text(q.id)}</a> '
+            f"({q.points:g} points)</li>"
+            for q in questions
+        ),
+        "</ul><p>Scores go into <code>written.csv</code>; <code>autograder grade --written "
+        "written.csv</code> adds them to grades.csv.</p>",
+        "<table><tr><th>submission</th><th>answers</th><th>why none</th></tr>",
+    ]
+    for e in entries:
+        count = sum(bool(a.answer) for a in e.answers)
+        body.append(
+            f'<tr><td><a href="{html_text(e.page)}">{html_text(e.label)}</a></td>'
+            f'<td class="n">{count} of {len(questions)}</td>'
+            f"<td>{html_text(e.problem or '')}</td></tr>"
+        )
+    body.append("</table>")
+    return _page(f"{assignment.id}: written answers", "\n".join(body))
+
+
+def score_template(assignment: Assignment, entries: Sequence[Entry], *, anonymise: bool) -> str:
+    """written.csv: one row per submission, an empty column per hand-graded question."""
+    questions = [q.id for q in assignment.questions if q.manual]
+    columns = ["submission", "label" if anonymise else "name", "sid", *questions, "note"]
+    rows = [
+        {
+            "submission": e.name,
+            "label": e.label,
+            "name": "; ".join(s.name for s in e.students) or e.name,
+            "sid": "" if anonymise else "; ".join(s.sid for s in e.students),
+            "note": e.problem or "",
+        }
+        for e in entries
+    ]
+    return csv_text(columns, rows)
+
+
+def reference_prompts(assignment: Assignment) -> dict[str, str]:
+    """The prompts of the hand-graded questions, from the assignment's source."""
+    from autograder.source import read_source
+
+    answers = written_answers(read_source(assignment.source), assignment)
+    return {a.question: a.prompt for a in answers}
+
+
+def write_written(
+    assignment: Assignment,
+    paths: Sequence[Path],
+    out: Path,
+    *,
+    anonymise: bool = False,
+    gradescope_export: bool = False,
+) -> list[Path]:
+    """Write the pages and the score template (see the module docs) into ``out``; return the
+    files written. Raises only for inputs that are not there (BatchError), never for a
+    submission that cannot be read: its row says why."""
+    from autograder.batch import discover
+
+    items = discover(paths, notebook_name=assignment.notebook, gradescope_export=gradescope_export)
+    entries = [_entry(item, assignment, anonymise=anonymise) for item in items]
+    if anonymise:
+        entries.sort(key=lambda e: e.label)
+    prompts = reference_prompts(assignment)
+    pages: dict[str, str] = {"index.html": index_page(assignment, entries)}
+    for qid, prompt in prompts.items():
+        pages[f"questions/{qid}.html"] = question_page(assignment, qid, prompt, entries)
+    for e in entries:
+        pages[e.page] = student_page(assignment, e, prompts)
+    pages["written.csv"] = score_template(assignment, entries, anonymise=anonymise)
+    for name, text in pages.items():
+        write_atomic(out / name, text)
+    return [out / name for name in pages]

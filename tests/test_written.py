@@ -1,0 +1,227 @@
+"""Written answers for hand grading: one page per question across the class, one per student,
+math drawn offline, and the score template that ``grade --written`` merges into grades.csv."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import json
+import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder.batch import BatchError
+from autograder.build import build
+from autograder.results import merge_written, read_written_scores
+from autograder.written import render_text, write_written, written_answers
+from tests.conftest import ROOT
+
+MANUAL = ["p1_discussion", "p2_written", "p3_written", "p4_written"]
+
+
+@pytest.fixture(scope="module")
+def built(ex08, tmp_path_factory):
+    return build(ex08, out=tmp_path_factory.mktemp("dist"))
+
+
+def answered(built, text: str) -> bytes:
+    """The student notebook with ``text`` as every written answer (JSON-escaped, so a lone
+    surrogate or NUL in ``text`` is valid JSON in valid UTF-8, as a notebook may hold it)."""
+    nb = nbformat.read(built.student / "ex08.ipynb", as_version=4)
+    for cell in nb.cells:
+        if "otter_answer_cell" in cell.metadata.get("tags", []) and cell.cell_type == "markdown":
+            cell.source = text
+    return json.dumps(nb).encode("ascii")
+
+
+@pytest.fixture(scope="module")
+def export(built, tmp_path_factory) -> Path:
+    """A Gradescope export: two students with answers, a pair who uploaded the blank release,
+    one who uploaded a text file, one deep-JSON notebook, and a folder missing."""
+    root = tmp_path_factory.mktemp("export") / "assignment_7_export"
+    files = {
+        "submission_1/ex08.ipynb": answered(built, "First answer: $\\sigma^2 = 2/d$ <b>bold</b>"),
+        "submission_2/sub/ex08.ipynb": answered(built, "Second answer\u0000 \ud800 $x$"),
+        "submission_3/ex08.ipynb": (built.student / "ex08.ipynb").read_bytes(),
+        "submission_4/notes.txt": b"my answers are on paper",
+        "submission_5/ex08.ipynb": b"[" * 100_000 + b"]" * 100_000,
+    }
+    for name, data in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(data)
+    people = {
+        1: [("Ada Lovelace", "101")],
+        2: [("Alan Turing", "102")],
+        3: [("Grace Hopper", "103"), ("Edsger Dijkstra", "104")],
+        4: [("Paper Only", "105")],
+        5: [("Deep Nest", "106")],
+        6: [("No Folder", "107")],
+    }
+    lines = []
+    for n, submitters in people.items():
+        lines.append(f"submission_{n}:\n  :submitters:")
+        lines += [f"  - :name: {name}\n    :sid: '{sid}'" for name, sid in submitters]
+    (root / "submission_metadata.yml").write_text("\n".join(lines) + "\n")
+    return root
+
+
+def pages_text(out: Path) -> str:
+    return "\n".join(p.read_text(encoding="utf-8") for p in sorted(out.rglob("*.html")))
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def test_a_gradescope_export_gives_one_page_per_question_with_every_students_answer(
+    ex08, export, tmp_path
+):
+    out = tmp_path / "w"
+    files = write_written(ex08, [export], out)
+    assert {f.relative_to(out).as_posix() for f in files} == {
+        "index.html",
+        "written.csv",
+        *(f"questions/{q}.html" for q in MANUAL),
+        *(f"students/submission_{n}.html" for n in range(1, 7)),
+    }
+    for q in MANUAL:
+        page = (out / "questions" / f"{q}.html").read_text(encoding="utf-8")
+        assert "Ada Lovelace (SID 101)" in page and "Alan Turing (SID 102)" in page
+        assert "First answer" in page and "&lt;b&gt;bold&lt;/b&gt;" in page
+        assert "<b>" not in page
+        assert "2 of 6 submissions answered" in page
+        # the blank release, the text file, the deep JSON, the missing folder: each says why
+        assert page.count('class="missing"') == 4
+        assert "no written answer found in the notebook" in page
+        assert "no notebook (ex08.ipynb) or export zip" in page
+        assert "nested too deeply" in page
+        assert "missing from the export" in page
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert index.count("<tr>") == 7 and "Grace Hopper (SID 103); Edsger Dijkstra (SID 104)" in index
+    student = (out / "students" / "submission_2.html").read_text(encoding="utf-8")
+    assert student.count("Second answer") == 4 and "\ufffd" in student
+    assert "\x00" not in student
+    rows = read_csv(out / "written.csv")
+    assert [r["submission"] for r in rows] == [f"submission_{n}" for n in range(1, 7)]
+    assert rows[0]["name"] == "Ada Lovelace" and rows[0]["sid"] == "101"
+    assert all(r[q] == "" for r in rows for q in MANUAL)
+    assert rows[3]["note"].startswith("no notebook")
+
+
+def test_anonymised_pages_name_nobody_and_keep_their_codes_across_runs(ex08, export, tmp_path):
+    first = write_written(ex08, [export], tmp_path / "a", anonymise=True)
+    write_written(ex08, [export], tmp_path / "b", anonymise=True)
+    text = pages_text(tmp_path / "a")
+    for who in ["Lovelace", "Turing", "Hopper", "Dijkstra", "(SID ", "submission_"]:
+        assert who not in text, who
+    assert "First answer" in text  # the answers are still there
+    assert sorted(p.name for p in (tmp_path / "a" / "students").iterdir()) == sorted(
+        p.name for p in (tmp_path / "b" / "students").iterdir()
+    )
+    rows = read_csv(tmp_path / "a" / "written.csv")
+    assert all(r["label"].startswith("anon-") and "name" not in r and not r["sid"] for r in rows)
+    assert rows == sorted(rows, key=lambda r: r["label"])
+    assert len(first) == 1 + 1 + len(MANUAL) + 6
+
+
+def test_the_cli_takes_notebooks_zips_and_exports_and_says_what_it_wrote(ex08, built, tmp_path):
+    student = tmp_path / "alice.zip"
+    with zipfile.ZipFile(student, "w") as zf:
+        zf.writestr("ex08.ipynb", answered(built, "Alice's answer"))
+    junk = tmp_path / "junk.ipynb"
+    junk.write_bytes(b"\xff\xfe not a notebook")
+    out = tmp_path / "W"
+    proc = subprocess.run(
+        [sys.executable, "-m", "autograder", "written", "-a", "ex08", "-o", str(out),
+         str(student), str(junk), str(built.solution)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert f"{out / 'index.html'}" in proc.stdout and "written.csv" in proc.stdout
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert "alice" in index and "junk" in index and "invalid JSON" in index
+
+
+def test_the_export_flag_refuses_what_is_not_an_export(ex08, built, tmp_path):
+    with pytest.raises(BatchError, match="not a Gradescope export"):
+        write_written(ex08, [built.solution], tmp_path / "w", gradescope_export=True)
+
+
+def test_a_written_answer_survives_deleted_end_markers(ex08, built):
+    nb = nbformat.read(built.student / "ex08.ipynb", as_version=4)
+    for cell in nb.cells:
+        cell.source = cell.source.replace("<!-- BEGIN QUESTION -->", "").replace(
+            "<!-- END QUESTION -->", ""
+        )
+        if "otter_answer_cell" in cell.metadata.get("tags", []) and cell.cell_type == "markdown":
+            cell.source = "My answer with <script>alert(1)</script>"
+    answers = written_answers(nb, ex08)
+    assert all(a.answer == "My answer with <script>alert(1)</script>" for a in answers)
+
+
+# -- math -------------------------------------------------------------------------------------
+
+
+def svgs(page: str) -> list[str]:
+    return [
+        base64.b64decode(uri).decode()
+        for uri in re.findall(r'src="data:image/svg\+xml;base64,([^"]+)"', page)
+    ]
+
+
+def test_math_is_drawn_into_the_page_and_needs_no_network():
+    page = render_text(
+        r"Inline $\mathbb E[x_i^2] \ge 0$, display $$\frac{a}{b}$$, \(\sqrt2\), and \[\tfrac12\]"
+        " but $5 and $6 are money"
+    )
+    drawn = svgs(page)
+    assert len(drawn) == 4 and all(s.lstrip().startswith("<?xml") and "<path" in s for s in drawn)
+    assert page.count('class="math display"') == 2 and page.count('class="math inline"') == 2
+    assert "$5 and $6 are money" in page
+    assert not re.search(r"<script|https?://(?!www\.w3\.org)", page.replace("xlink", ""))
+    assert "2026" not in "".join(drawn)  # no date: the same answers give the same pages
+
+
+def test_math_mathtext_cannot_draw_stays_as_escaped_source():
+    page = render_text(r"$\begin{pmatrix} a \end{pmatrix}$ and $\frac{<b>}{$")
+    assert '<code class="tex">$\\begin{pmatrix} a \\end{pmatrix}$</code>' in page
+    assert "<b>" not in page
+
+
+# -- merging the scores into grades.csv ---------------------------------------------------------
+
+
+def test_written_scores_merge_into_the_gradebook_row(tmp_path):
+    path = tmp_path / "written.csv"
+    path.write_text(
+        "submission,name,p1_discussion,p2_written,note\n"
+        "s1,Ada,3,1.5,\n"
+        "s2,Alan,abc,9,\n"
+        "'-s3,Eve,=1+1,,\n",
+        encoding="utf-8",
+    )
+    scores = read_written_scores(path, ["p1_discussion", "p2_written"])
+    points = {"p1_discussion": 3, "p2_written": 3}
+    s1 = merge_written({"submission": "s1", "total": 20.0, "reason": ""}, scores, points)
+    assert (s1["auto"], s1["written"], s1["total"]) == (20.0, 4.5, 24.5) and not s1["reason"]
+    s2 = merge_written({"submission": "s2", "total": 10.0}, scores, points)
+    assert (s2["written"], s2["total"]) == (0.0, 10.0)
+    assert "'abc' is not a score from 0 to 3" in s2["reason"] and "'9'" in s2["reason"]
+    s3 = merge_written({"submission": "-s3", "total": 1.0}, scores, points)
+    assert "'=1+1' is not a score" in s3["reason"]
+    s4 = merge_written({"submission": "s4", "total": 5.0}, scores, points)
+    assert s4["total"] == 5.0 and "no written scores" in s4["reason"]
+
+
+def test_a_scores_file_without_the_submission_column_is_refused(tmp_path):
+    path = tmp_path / "written.csv"
+    path.write_text("name,p1_discussion\nAda,3\n")
+    with pytest.raises(ValueError, match="no 'submission' column"):
+        read_written_scores(path, ["p1_discussion"])
