@@ -11,7 +11,7 @@ import click
 
 from autograder.batch import DEFAULT_TIMEOUT, BatchError, grade_batch
 from autograder.build import build as build_assignment
-from autograder.config import CONFIG_NAME, ConfigError, find_assignment
+from autograder.config import CONFIG_NAME, Assignment, ConfigError, find_assignment
 from autograder.report import summary_table
 from autograder.verify import verify as verify_assignment
 
@@ -30,6 +30,21 @@ submissions_argument = click.argument(
 assignment_option = click.option(
     "-a", "--assignment", required=True, help="assignment id in grader.yml"
 )
+export_option = click.option(
+    "--gradescope-export",
+    is_flag=True,
+    help="every SUBMISSIONS path is a Gradescope export (else only one laid out exactly as one)",
+)
+
+
+def load_assignment(aid: str, config: Path) -> Assignment:
+    """The assignment of ``config``; outside a project, an error that says how to point at one."""
+    if not config.is_file():
+        raise ConfigError(
+            f"no {config} in {Path.cwd()}: run the command in the project's folder, "
+            f"or pass --config PATH/TO/{CONFIG_NAME}"
+        )
+    return find_assignment(aid, config)
 
 
 @click.group()
@@ -46,11 +61,13 @@ def cli(verbose: bool) -> None:
 @config_option
 def build(assignment: str, out: Path, release: bool, config: Path) -> None:
     """Build the student release (and solved notebook) of ASSIGNMENT into OUT/<id>/."""
-    a = find_assignment(assignment, config)
+    a = load_assignment(assignment, config)
     result = build_assignment(
         a, out=out, release=a.root / "assignments" / a.id if release else None
     )
     click.echo(f"student release: {result.student}\nsolved notebook: {result.solution}")
+    if result.autograder_zip is not None:
+        click.echo(f"Gradescope autograder zip: {result.autograder_zip}")
 
 
 @cli.command()
@@ -68,6 +85,13 @@ def build(assignment: str, out: Path, release: bool, config: Path) -> None:
     show_default=True,
     help="seconds one submission's grading may take before its worker is replaced",
 )
+@export_option
+@click.option(
+    "--written",
+    "written_csv",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="hand-graded scores (the written.csv of `autograder written`) to add to grades.csv",
+)
 @click.option(
     "--unsafe",
     is_flag=True,
@@ -81,25 +105,40 @@ def grade(
     jobs: int | None,
     force: bool,
     timeout: float,
+    gradescope_export: bool,
+    written_csv: Path | None,
     unsafe: bool,
     config: Path,
 ) -> None:
     """Grade SUBMISSIONS: notebooks, otter export zips, folders of them, or a Gradescope export.
 
-    Writes OUT/<name>/results.json as each finishes, OUT/grades.csv and OUT/report.html.
-    Re-running skips what is already graded (same file, grader version and seed).
+    Writes OUT/<name>/results.json as each finishes, OUT/grades.csv, OUT/report.html and
+    OUT/batch.log. Re-running skips what is already graded (same file, grader version and seed).
     """
     from autograder.grading import isolation_refusal
+    from autograder.results import read_written_scores
 
-    a = find_assignment(assignment, config)
+    a = load_assignment(assignment, config)
     if unsafe:
         a = replace(a, min_isolation="none")
     elif refusal := isolation_refusal(a, hide=[out]):
         click.echo(f"error: refusing to grade: {refusal} (--unsafe grades anyway)", err=True)
         sys.exit(3)
     try:
-        result = grade_batch(a, submissions, out=out, jobs=jobs, force=force, timeout=timeout)
-    except BatchError as exc:
+        scores = None
+        if written_csv is not None:
+            scores = read_written_scores(written_csv, [q.id for q in a.questions if q.manual])
+        result = grade_batch(
+            a,
+            submissions,
+            out=out,
+            jobs=jobs,
+            force=force,
+            timeout=timeout,
+            gradescope_export=gradescope_export,
+            written=scores,
+        )
+    except (BatchError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     if result.skipped:
         click.echo(f"already graded, skipped: {len(result.skipped)} (--force regrades them)")
@@ -112,7 +151,10 @@ def grade(
         sys.exit(130)
     assert result.summary is not None
     click.echo(summary_table(result.summary))
-    click.echo(f"{out / 'grades.csv'}, {out / 'report.html'}")
+    click.echo(
+        f"wrote: {out}/<submission>/results.json ({len(result.graded)} now), "
+        f"{out / 'grades.csv'}, {out / 'report.html'}, {out / 'batch.log'}"
+    )
 
 
 @cli.command()
@@ -120,7 +162,7 @@ def grade(
 @config_option
 def verify(assignment: str, config: Path) -> None:
     """Prove ASSIGNMENT is sound: reference full marks, stub zero, every check discriminates."""
-    verdict = verify_assignment(find_assignment(assignment, config))
+    verdict = verify_assignment(load_assignment(assignment, config))
     click.echo(f"reference: {verdict.reference['score']:g}   stub: {verdict.stub['score']:g}")
     for problem in verdict.problems:
         click.echo(f"PROBLEM {problem}", err=True)
@@ -134,13 +176,37 @@ def verify(assignment: str, config: Path) -> None:
 @submissions_argument
 @assignment_option
 @click.option("-o", "--out", required=True, type=click.Path(path_type=Path), help="HTML folder")
+@click.option("--anonymise", is_flag=True, help="name submissions by a code on the pages")
+@export_option
 @config_option
-def written(submissions: tuple[Path, ...], assignment: str, out: Path, config: Path) -> None:
-    """Write OUT/<name>.html: just the hand-graded answers of each of SUBMISSIONS."""
-    from autograder.gradescope import write_written_html
+def written(
+    submissions: tuple[Path, ...],
+    assignment: str,
+    out: Path,
+    anonymise: bool,
+    gradescope_export: bool,
+    config: Path,
+) -> None:
+    """Write the hand-graded answers of SUBMISSIONS (what `grade` takes) for grading by question.
 
-    for page in write_written_html(find_assignment(assignment, config), submissions, out):
-        click.echo(str(page))
+    OUT/index.html links OUT/questions/<question>.html (every student's answer to one question)
+    and OUT/students/<submission>.html; OUT/written.csv is the template of the scores, which
+    `grade --written OUT/written.csv` adds to grades.csv.
+    """
+    from autograder.written import write_written
+
+    a = load_assignment(assignment, config)
+    try:
+        files = write_written(
+            a, submissions, out, anonymise=anonymise, gradescope_export=gradescope_export
+        )
+    except BatchError as exc:
+        raise click.ClickException(str(exc)) from None
+    pages = [f for f in files if f.suffix == ".html"]
+    click.echo(
+        f"wrote {len(pages)} pages in {out} (start at {out / 'index.html'}) "
+        f"and the score template {out / 'written.csv'}"
+    )
 
 
 def main() -> None:
