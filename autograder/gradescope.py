@@ -60,13 +60,34 @@ MINIFORGE = "/root/miniforge3"
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 """Timestamp of every zip entry, so that the same inputs make the same zip."""
 
-# Exact, asserted edits of otter's setup.sh so that it passes shellcheck (quote the command
-# substitutions, no useless cat). An otter upgrade that changes these lines fails the build.
+# Exact, asserted edits of otter's setup.sh: it passes shellcheck (quoted command substitutions)
+# and installs only what our grading needs. otter's generic steps serve its own in-kernel
+# grading and PDF export, which this zip has neither of (``"pdf": false``; the notebooks are
+# graded by our sandbox, not in a Jupyter kernel): R's and C build dependencies, LaTeX and
+# pandoc, a conda kernel finder, Playwright's system libraries and Chromium. An otter upgrade
+# that changes these lines fails the build.
+_OTTER_PDF_STEP = """# install PDF generation dependencies if enabled
+if cat /autograder/source/otter_config.json | jq -e '[.pdf, .token] | any'; then
+    # install latex
+    apt-get install -y texlive-xetex texlive-fonts-recommended texlive-plain-generic \
+""" """texlive-lang-chinese
+
+    # install pandoc
+    wget -nv https://github.com/jgm/pandoc/releases/download/3.1.11.1/pandoc-3.1.11.1-1-amd64.deb \\
+        -O /tmp/pandoc.deb
+    dpkg -i /tmp/pandoc.deb
+fi
+"""
 SETUP_EDITS = (
     ('[ $(uname -p) = "arm" ] || [ $(uname -p) = "aarch64" ]',
      '[ "$(uname -p)" = "arm" ] || [ "$(uname -p)" = "aarch64" ]'),
-    ("if cat /autograder/source/otter_config.json | jq -e '[.pdf, .token] | any'; then",
-     "if jq -e '[.pdf, .token] | any' /autograder/source/otter_config.json; then"),
+    ("apt-get install -y wget jq build-essential libcurl4-gnutls-dev libxml2-dev libssl-dev "
+     "libgit2-dev\n",
+     "apt-get install -y wget  # to download Miniforge; no R or C build dependencies\n"),
+    (_OTTER_PDF_STEP, "# no PDF step in this zip: no LaTeX, no pandoc\n"),
+    ("mamba install -n otter-env -c conda-forge nb_conda_kernels\n", ""),
+    ('mamba run -n otter-env bash -c "playwright install-deps && playwright install chromium"\n',
+     "# no Playwright browsers or their system libraries: no PDF export, no notebook kernel\n"),
 )  # fmt: skip
 
 
@@ -178,6 +199,8 @@ def otter_files(assignment: Assignment) -> dict[str, str]:
 
 def setup_script(assignment: Assignment, otter_setup: str) -> str:
     """otter's setup.sh (edited for shellcheck) followed by our steps."""
+    if otter_config(assignment)["pdf"]:
+        raise ZipError("a PDF step needs otter's LaTeX and Chromium, which setup.sh leaves out")
     for old, new in SETUP_EDITS:
         if old not in otter_setup:
             raise ZipError(f"otter's setup.sh changed: {old!r} not found; review SETUP_EDITS")

@@ -254,6 +254,16 @@ def test_setup_sh_needs_only_what_the_zip_ships_or_it_installs(built, entries):
     )
 
 
+def test_setup_sh_installs_only_what_grading_needs(built):
+    with zipfile.ZipFile(built.autograder_zip) as zf:
+        setup = zf.read("setup.sh").decode()
+    commands = [line for line in setup.splitlines() if not line.lstrip().startswith("#")]
+    for unneeded in ["playwright", "chromium", "texlive", "pandoc", "build-essential", "libgit2",
+                     "nb_conda_kernels", "jq "]:  # fmt: skip
+        assert not any(unneeded in line for line in commands), unneeded
+    assert "mamba env create -f /autograder/source/environment.yml" in commands
+
+
 def test_otter_setup_edits_fail_loudly_when_otter_changes(ex08):
     from autograder.gradescope import ZipError
 
