@@ -46,7 +46,7 @@ def assign_config(assignment: Assignment) -> dict:
         "init_cell": True,
         "check_all_cell": False,
         "run_tests": False,
-        "export_cell": {"pdf": False, "run_tests": True},
+        "export_cell": False,  # the source's last cell exports (grader.export fails on Colab)
         "tests": {"files": True, "ok_format": False},
         "files": [p.name for p in assignment.public],
         "python_version": assignment.python_version,

@@ -23,15 +23,34 @@
 # - Written questions are answered in the markdown cell below the prompt (LaTeX works: `$x^2$`).
 # - Cells that train models or draw plots are there for you to run and explore; grading skips them,
 #   and none of the graded functions may depend on them having run.
-# - When you are done, run the export cell at the end and submit the zip file it writes.
+# - When you are done, run the submission cell at the end and upload what it tells you to upload
+#   (in Jupyter, the zip file it writes; on Colab, the notebook itself).
 #
 # MNIST is read from the folder `data/mnist` (shipped with the exercise); nothing is downloaded.
+#
+# ## Setting up
+#
+# - **In Jupyter on your computer**, install the packages once, in a terminal (a virtual
+#   environment is a good idea). On Linux, the extra index gives the CPU-only build of torch;
+#   without it pip installs the CUDA build and several GB of GPU libraries:
+#
+#   ```
+#   python -m pip install --extra-index-url https://download.pytorch.org/whl/cpu \
+#       torch==2.13.0 numpy matplotlib otter-grader==7.0.0 jupyterlab
+#   ```
+#
+#   On macOS and Windows, leave out the extra index (`python -m pip install torch==2.13.0 numpy
+#   matplotlib otter-grader==7.0.0 jupyterlab`): torch's default builds there need no CUDA. Keep
+#   this notebook next to the exercise's `data/` and `tests/` folders.
+# - **On Google Colab** (torch is preinstalled), open the notebook (File → Upload notebook), then
+#   upload the exercise's `data/` and `tests/` folders and a copy of `ex08.ipynb` with the Files
+#   panel on the left, so that `/content` holds all three. The cell below installs otter-grader
+#   and says what is still missing.
 
 # %%
 import gzip
 import hashlib
 import math
-import sys
 import time
 from pathlib import Path
 
@@ -39,14 +58,30 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-if "google.colab" in sys.modules:  # only on Google Colab, where torch is preinstalled
+
+def on_colab() -> bool:
+    """Whether this notebook runs on Google Colab (only there can google.colab be imported)."""
+    try:
+        import google.colab  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+if on_colab():
+    import importlib.util
+
     from IPython import get_ipython
 
-    get_ipython().run_line_magic("pip", "install -q otter-grader==7.0.0")
-    print(
-        "Colab: upload the exercise's data/ folder (data/mnist/*.gz) and its tests/ folder next "
-        "to this notebook (Files panel on the left) before running Exercise 2 and the checks."
-    )
+    if importlib.util.find_spec("otter") is None:
+        get_ipython().run_line_magic("pip", "install -q otter-grader==7.0.0")
+    missing = [name for name in ("ex08.ipynb", "tests", "data/mnist") if not Path(name).exists()]
+    if missing:
+        print(
+            f"Colab: upload {', '.join(missing)} to /content with the Files panel on the left "
+            "(the exercise's folders, and a copy of this notebook for otter), then run this "
+            "cell again."
+        )
 
 # %% [markdown]
 # # PyTorch basics
@@ -221,10 +256,11 @@ def test_p1_f_true_values(compute_f_true, sample_grid):
 # widths are $K_0 = 2$ (two input coordinates), $K_L = 1$ (one output value) and $K_i = K$ for the
 # hidden layers in between.
 #
-# **Initialisation.** Biases start at zero. Each entry of $W_i$ is drawn independently from
-# $\mathcal N(0, 2/K_{i-1})$ (standard deviation $\sqrt{2/K_{i-1}}$, where $K_{i-1}$ is the *input*
-# width of the layer). This is the *He* (Kaiming) initialisation; Problem 2 shows why the factor 2
-# suits ReLU networks.
+# **Initialisation.** Biases start at zero. Each entry of $W_i$ is drawn independently from a
+# normal distribution with mean 0 and standard deviation $g / \sqrt{K_{i-1}}$, where $K_{i-1}$ is
+# the *input* width of the layer and $g$ is the gain that PyTorch recommends for ReLU layers,
+# `torch.nn.init.calculate_gain("relu")`. This is the *He* (Kaiming) initialisation; Problem 2
+# derives the gain.
 
 # %% [raw]
 # # BEGIN QUESTION
@@ -248,8 +284,8 @@ def get_model_weights(
     """He-initialised weights and zero biases of an L-layer MLP with input 2, hidden K, output 1.
 
     Returns ``(weights, biases)``: ``weights[i]`` has shape (K_in, K_out) with entries drawn from
-    N(0, 2 / K_in), ``biases[i]`` has shape (K_out,) and is zero; all float32 leaf tensors on
-    ``device`` with ``requires_grad=True``.
+    N(0, (gain / sqrt(K_in))²), gain = calculate_gain("relu"); ``biases[i]`` has shape (K_out,) and
+    is zero; all float32 leaf tensors on ``device`` with ``requires_grad=True``.
     """
     weights: list[torch.Tensor] = []
     biases: list[torch.Tensor] = []
@@ -515,9 +551,9 @@ def fit_and_plot(L, K, steps=1000, lr=1e-3, N_sqrt=100, alternative=False, seed=
 
 
 # %% [markdown]
-# A four-layer network of width 32 fits the target well within 1000 steps (final MSE of the order
-# of $10^{-3}$ or below). With only two layers the network cannot follow the oscillation and stays
-# near a constant: its MSE stays close to the target's variance.
+# Train two networks of width 32 for 1000 steps, one with four layers and one with two, and
+# compare their final MSE with the variance of the target (each run takes about 5 s on one CPU
+# core).
 
 # %% tags=["otter_ignore"]
 fit_and_plot(L=4, K=32)
@@ -530,11 +566,11 @@ fit_and_plot(L=2, K=32)
 # - How wide and how deep must the network be to approximate $f_{\mathrm{true}}$ well?
 # - A ReLU network computes a piecewise-linear function. Can you see it in the plots?
 # - Try the checkerboard (`alternative=True`). It needs more steps, more width and a larger
-#   learning rate; the run below takes a minute or two on a laptop CPU (pass `device="cuda"` if
-#   you have a GPU).
+#   learning rate; the run below uses a coarser grid of $60 \times 60$ points to stay at about
+#   15 s on one CPU core (pass `device="cuda"` if you have a GPU, and try `N_sqrt=100`).
 
 # %% tags=["otter_ignore"]
-fit_and_plot(L=5, K=64, steps=2000, lr=3e-3, alternative=True)
+fit_and_plot(L=5, K=64, steps=2000, lr=3e-3, N_sqrt=60, alternative=True)
 
 # %% [markdown]
 # # Exercise 2 — handwritten digits (MNIST)
@@ -941,9 +977,9 @@ def plot_easiest_and_hardest(model, device, loader, k: int = 5) -> None:
 # ## 2.4 Train the model
 #
 # With a learning rate of $5 \cdot 10^{-3}$, batches of 128 and 2 epochs, the test accuracy should
-# reach about 96 % (less than a minute on a laptop CPU). Then experiment: how do the learning rate,
-# the batch size and the number of epochs change the curves and the final accuracy? Look at the
-# hardest images: are the mistakes understandable?
+# reach about 96 % (the two epochs take 5 to 30 s on one CPU core). Then experiment: how do the
+# learning rate, the batch size and the number of epochs change the curves and the final accuracy?
+# Look at the hardest images: are the mistakes understandable?
 
 # %% tags=["otter_ignore"]
 lr = 5e-3
@@ -1189,9 +1225,9 @@ def e3_experiment(activation, scale_factor=None, depth=32, width=128, n_samples=
 
 
 # %% [markdown]
-# Run the experiments below and change them. For ReLU, which scale factor keeps the curves flat?
-# What happens a little below and above it? Is there a good scale for the sigmoid? What do you
-# observe with PyTorch's default initialisation? With the identity and with tanh?
+# Run the experiments below (about 2 s) and change them. For ReLU, which scale factor keeps the
+# curves flat? What happens a little below and above it? Is there a good scale for the sigmoid?
+# What do you observe with PyTorch's default initialisation? With the identity and with tanh?
 # ([`torch.nn.init.calculate_gain`](https://pytorch.org/docs/stable/nn.init.html#torch.nn.init.calculate_gain)
 # lists the gains commonly used.)
 
@@ -1397,7 +1433,8 @@ def test_p2_var_y_formula(var_y, relu_sigma):
 # # END QUESTION
 
 # %% [markdown]
-# A quick Monte Carlo check of the formula:
+# Check your formula by Monte Carlo: sample many $y$ and compare their variance with your
+# `var_y` (about 1 s).
 
 # %% tags=["otter_ignore"]
 mc_gen = torch.Generator().manual_seed(0)
@@ -1405,7 +1442,7 @@ mc_d, mc_sigma, mc_samples = 64, 0.3, 200_000
 mc_z = torch.randn(mc_samples, mc_d, generator=mc_gen)
 mc_w = mc_sigma * torch.randn(mc_samples, mc_d, generator=mc_gen)
 mc_y = (torch.relu(mc_z) * mc_w).sum(dim=1)
-print(f"sampled Var[y] = {mc_y.var():.4f}, formula d·σ²/2 = {mc_d * mc_sigma**2 / 2:.4f}")
+print(f"sampled Var[y] = {mc_y.var():.4f}, your var_y = {var_y(mc_d, mc_sigma):.4f}")
 
 # %% [markdown]
 # # Problem 3 — softmax and cross-entropy
@@ -1426,7 +1463,8 @@ print(f"sampled Var[y] = {mc_y.var():.4f}, formula d·σ²/2 = {mc_d * mc_sigma*
 # 1. Computed literally, the softmax overflows for logits like $x = (1000, 0)$ in floating point.
 #    Show that $\operatorname{softmax}(x) = \operatorname{softmax}(x - c\,\mathbf 1)$ for any
 #    constant $c$, and explain which $c$ makes the computation safe and why.
-# 2. For a one-hot $y$, show that $\partial H(y, \operatorname{softmax}(x)) / \partial x = z - y$.
+# 2. For a one-hot $y$, derive the gradient $\partial H(y, \operatorname{softmax}(x)) / \partial x$
+#    and write it with $z$ and $y$.
 # 3. For a fixed label, which logits minimise the cross-entropy? Is the minimum attained?
 # 4. Label smoothing replaces the target by $\hat y = (1 - \varepsilon)\, y + \varepsilon / d$
 #    (e.g. $\varepsilon = 0.1$). What are the minimising logits now? Give the gap between the
@@ -1474,21 +1512,21 @@ print(f"sampled Var[y] = {mc_y.var():.4f}, formula d·σ²/2 = {mc_d * mc_sigma*
 
 # %% [markdown]
 # **Question (p3_softmax).** Implement `stable_softmax(x, dim=-1)`: the softmax along dimension
-# `dim` of a tensor of any shape, computed with the max-shift so that it stays finite for logits as
-# large as $\pm 10^4$. The result has the shape and dtype of `x`.
+# `dim` of a tensor of any shape, computed so that it stays finite for logits as large as
+# $\pm 10^4$ (your answer to question 1 above). The result has the shape and dtype of `x`.
 
 # %% [raw]
 # # BEGIN SOLUTION
 
 # %%
 def stable_softmax(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
-    """Softmax along ``dim``, shifted by the maximum for stability; same shape and dtype as x."""
+    """Softmax along ``dim``, finite for large logits; same shape and dtype as x."""
     # BEGIN SOLUTION NO PROMPT
     exp_shifted = torch.exp(x - x.amax(dim=dim, keepdim=True))
     return exp_shifted / exp_shifted.sum(dim=dim, keepdim=True)
     # END SOLUTION
     """ # BEGIN PROMPT
-    raise NotImplementedError("p3_softmax: subtract the max along dim, exponentiate, normalise")
+    raise NotImplementedError("p3_softmax: compute a softmax that stays finite for large logits")
     """ # END PROMPT
 
 
@@ -1525,9 +1563,10 @@ def test_p3_softmax_small_cases(stable_softmax):
 
 # %% [markdown]
 # **Question (p3_cross_entropy).** Implement `softmax_cross_entropy(x, y)`, the `(n,)` losses
-# $H(e_{y_j}, \operatorname{softmax}(x_j))$ of the rows, computed stably with the log-sum-exp form
-# (it must stay finite for logits of $\pm 10^4$), and `softmax_cross_entropy_grad(x, y)`, the
-# `(n, d)` gradient of each row's loss with respect to its logits, $z - \text{onehot}(y)$.
+# $H(e_{y_j}, \operatorname{softmax}(x_j))$ of the rows, computed stably (it must stay finite for
+# logits of $\pm 10^4$, without forming probabilities that underflow to 0), and
+# `softmax_cross_entropy_grad(x, y)`, the `(n, d)` gradient of each row's loss with respect to its
+# logits (your answer to question 2 above).
 
 # %% [raw]
 # # BEGIN SOLUTION
@@ -1541,18 +1580,18 @@ def softmax_cross_entropy(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return log_sum_exp - x.gather(1, y.reshape(-1, 1)).squeeze(1)
     # END SOLUTION
     """ # BEGIN PROMPT
-    raise NotImplementedError("p3_cross_entropy: log-sum-exp of each row minus the label's logit")
+    raise NotImplementedError("p3_cross_entropy: compute the loss of each row, stably")
     """ # END PROMPT
 
 
 def softmax_cross_entropy_grad(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Gradient of each row's loss w.r.t. its logits: softmax(x) - onehot(y), shape (n, d)."""
+    """Gradient of each row's loss with respect to its logits, shape (n, d)."""
     # BEGIN SOLUTION NO PROMPT
     one_hot = torch.zeros_like(x).scatter_(1, y.reshape(-1, 1), 1.0)
     return stable_softmax(x, dim=1) - one_hot
     # END SOLUTION
     """ # BEGIN PROMPT
-    raise NotImplementedError("p3_cross_entropy: return softmax(x) minus the one-hot labels")
+    raise NotImplementedError("p3_cross_entropy: compute the gradient of each row's loss")
     """ # END PROMPT
 
 
@@ -1810,5 +1849,24 @@ def test_p4_memory_small(inference_memory, training_memory):
 # %% [markdown]
 # ## Submission
 #
-# Save the notebook, run the export cell below and submit the zip file it writes. Make sure that
-# every cell runs from top to bottom without errors (Kernel → Restart & Run All) before exporting.
+# Check that every cell runs from top to bottom without errors (Kernel → Restart & Run All), then
+# **save the notebook** and run the cell below. What you upload to Gradescope:
+#
+# - **In Jupyter**: the cell runs the public checks on a saved copy and writes
+#   `ex08_<date-time>.zip` next to the notebook, with a link to download it. Upload that zip.
+# - **On Google Colab**, where otter cannot write the zip: the cell runs the public checks, then
+#   download the notebook itself with File → Download → Download .ipynb and upload that
+#   `ex08.ipynb` (not the copy you put in `/content`, which holds none of your work).
+
+# %% tags=["otter_ignore"]
+# Save the notebook first (Ctrl+S / File → Save), then run this cell.
+if on_colab():
+    from IPython.display import display
+
+    display(grader.check_all())  # noqa: F821
+    print(
+        "On Colab: download this notebook with File → Download → Download .ipynb and upload "
+        "the downloaded ex08.ipynb to Gradescope."
+    )
+else:
+    grader.export(pdf=False, run_tests=True)  # noqa: F821
