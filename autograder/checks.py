@@ -4,7 +4,8 @@ A hidden-test module registers one function per question id with :func:`question
 receives a :class:`Tester`; every ``with t.check("words"):`` block is one check. Inside, the test
 calls student code through ``t.call`` (plain data only comes back), computes the reference itself
 from ``t.ref`` and compares with the ``expect_*`` helpers. A failed check is reported with its
-words and the helper's message, never with test code, inputs or expected values.
+words and the helper's message, never with test code, inputs or expected values: messages say
+which property failed, never the hidden inputs, the expected value or the size of an error.
 """
 
 from __future__ import annotations
@@ -210,9 +211,9 @@ def expect_close(
     if not np.all(np.isfinite(got)):
         bad = "NaN" if np.isnan(got).any() else "inf"
         raise CheckFailed(f"{what} contains {bad}")
-    if not np.allclose(got, expected, rtol=rtol, atol=atol):
-        err = float(np.max(np.abs(got - expected)))
-        raise CheckFailed(f"{what} has wrong values (largest error {err:.3g})")
+    wrong = ~np.isclose(got, expected, rtol=rtol, atol=atol)
+    if wrong.any():  # how many entries, never by how much: magnitudes would echo hidden inputs
+        raise CheckFailed(f"{what} has wrong values ({wrong.sum()} of {wrong.size} entries)")
 
 
 def expect_tensor(
@@ -249,8 +250,21 @@ def as_number(value: Any, what: str, *, integer: bool = False) -> float | int:
             f"{what} should be {'an int' if integer else 'a number'}, got {_kind(value)}"
         )
     if not math.isfinite(value):
-        raise CheckFailed(f"{what} is not finite ({value})")
+        raise CheckFailed(f"{what} is not finite (NaN or infinity)")
     return value
+
+
+def expect_python(value: Any, kind: type[int] | type[float], what: str) -> None:
+    """``value`` is a Python ``kind`` as the prompt asks, not a tensor or a numpy array.
+
+    numpy's float64 is a subclass of ``float`` (``isinstance`` accepts it in a public test); it
+    crosses the sandbox as a 0-d float64 array and counts as a float here too.
+    """
+    numpy_float = isinstance(value, np.ndarray) and value.shape == () and value.dtype == np.float64
+    if kind is float and numpy_float:
+        return
+    if isinstance(value, bool) or not isinstance(value, kind):
+        raise CheckFailed(f"{what} should be a Python {kind.__name__}, got {_kind(value)}")
 
 
 def as_floats(values: Any, what: str) -> np.ndarray:
@@ -266,7 +280,8 @@ def expect_number(
     """A number (an int when ``integer``) equal to ``expected`` (within ``rtol`` for floats)."""
     number = as_number(value, what, integer=integer)
     if integer and number != expected or not math.isclose(number, expected, rel_tol=rtol):
-        raise CheckFailed(f"{what} is wrong (you returned {number:.6g})")
+        direction = "large" if number > expected else "small"  # never the value: it echoes inputs
+        raise CheckFailed(f"{what} is wrong on some inputs (too {direction})")
 
 
 def expect(condition: bool, message: str) -> None:

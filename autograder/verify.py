@@ -2,18 +2,40 @@
 
 The reference (the solved notebook) must get full marks on every check, and the generated stub
 (the student notebook) must fail every check, so each hidden check can tell right from wrong.
+The hidden-test module may declare more (docs/authoring.md):
+
+- ``MISTAKES[qid]``: wrong answers (cells redefining the question's functions), each of which
+  must lose points on its question, and ``REWRITES[qid]``: correct ones that must keep full marks;
+- ``ANSWERS[qid]``: the question's answer in the spellings a leak would use. None may appear in
+  the release (notebook and public tests) or in any check name or message produced on the
+  reference, the stub and the mistakes.
 """
 
 from __future__ import annotations
 
+import ast
+import importlib
+import re
 import tempfile
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import nbformat
+
 from autograder.build import build
 from autograder.config import Assignment
-from autograder.grading import grade_submission
+from autograder.grading import (
+    QuestionResult,
+    _grade_question,
+    grade_submission,
+    hidden_tests,
+    trusted_paths,
+)
+from autograder.sandbox import Sandbox
+from autograder.source import reference_namespace
+from autograder.submission import load_submission
 
 
 @dataclass(frozen=True)
@@ -23,6 +45,7 @@ class Verdict:
     reference: dict[str, Any]
     stub: dict[str, Any]
     problems: tuple[str, ...]
+    variants: tuple[tuple[str, str, QuestionResult], ...] = ()  # (kind, cell, result)
 
     @property
     def ok(self) -> bool:
@@ -39,12 +62,22 @@ def _checks(results: dict[str, Any]) -> dict[str, list[tuple[bool, str]]]:
 
 
 def verify(assignment: Assignment) -> Verdict:
-    """Build the assignment, grade the solved and the stub notebook, and compare."""
+    """Build the assignment, grade the solved and the stub notebook and the declared variants,
+    compare, and look for answer strings in everything a student can see."""
+    module = importlib.import_module(assignment.hidden_tests)
+    answers: Mapping[str, Sequence[str]] = getattr(module, "ANSWERS", {})
+    variants = [
+        (kind, qid, cell)
+        for kind in ("MISTAKES", "REWRITES")
+        for qid, cells in getattr(module, kind, {}).items()
+        for cell in cells
+    ]
     with tempfile.TemporaryDirectory(prefix="autograder-verify-") as tmp:
         built = build(assignment, out=Path(tmp))
         reference = grade_submission(assignment, built.solution)
         stub = grade_submission(assignment, built.student / assignment.notebook)
-    problems = []
+        graded = grade_variants(assignment, built.solution, [(q, c) for _, q, c in variants])
+        problems = release_leaks(built.student, answers)
     for qid, checks in _checks(reference).items():
         problems += [f"{qid}: the reference fails {line}" for ok, line in checks if not ok]
     for qid, checks in _checks(stub).items():
@@ -54,4 +87,130 @@ def verify(assignment: Assignment) -> Verdict:
         problems.append(f"the reference scores {reference['score']} of {possible}")
     if stub["score"] != 0:
         problems.append(f"the stub scores {stub['score']}, not 0")
-    return Verdict(reference, stub, tuple(problems))
+    outcomes = tuple(
+        (kind, cell, result) for (kind, _, cell), result in zip(variants, graded, strict=True)
+    )
+    for kind, cell, result in outcomes:
+        full = result.score == result.question.points
+        if full == (kind == "MISTAKES"):
+            what = "a mistake keeps full marks" if full else "a correct rewrite loses points"
+            problems.append(f"{result.question.id}: {what}:\n{cell}\n{result.report()}")
+    seen = [t["output"] for r in (reference, stub) for t in r["tests"]]
+    seen += [reference["output"], stub["output"]] + [r.report() for _, _, r in outcomes]
+    problems += leaks({"a check name or message": "\n".join(seen)}, answers)
+    return Verdict(reference, stub, tuple(problems), outcomes)
+
+
+# --- variants: many cells graded in one sandbox --------------------------------------------------
+
+
+def _defined_names(source: str) -> set[str]:
+    """The global names a cell assigns at its top level (functions, classes, variables)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set()
+    names = set()
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names |= {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+    return names
+
+
+def grade_variants(
+    assignment: Assignment, solved: Path, variants: Sequence[tuple[str, str]]
+) -> list[QuestionResult]:
+    """Grade each ``(qid, cell)`` on question ``qid`` in one sandbox holding the solved notebook.
+
+    The cell runs after the solved notebook's cells (it redefines functions as a later cell of a
+    student would); after grading, the solved cells defining the same names run again, so every
+    variant is graded against an otherwise correct notebook. The inputs are those of a real
+    grading (same seed), at the cost of one sandbox start for all the variants.
+    """
+    submission = load_submission(
+        solved, notebook_name=assignment.notebook, assignment_id=assignment.id
+    )
+    reference = reference_namespace(assignment.source)
+    tests = hidden_tests(assignment)
+    results = []
+    with Sandbox(
+        public={p.name: p for p in assignment.public},
+        files={assignment.notebook: submission.notebook},
+        hide=trusted_paths(assignment),
+        limits=assignment.limits,
+    ) as sandbox:
+        sandbox.exec_cells(submission.cells)
+        for qid, cell in variants:
+            sandbox.exec_cells([cell])
+            question = assignment.question(qid)
+            results.append(
+                _grade_question(sandbox, question, tests[qid], reference, assignment.seed)
+            )
+            names = _defined_names(cell)
+            sandbox.exec_cells([c for c in submission.cells if _defined_names(c) & names])
+    return results
+
+
+# --- answer strings ------------------------------------------------------------------------------
+
+_SPELLINGS = [  # (pattern, replacement) applied in order, after lower-casing
+    (r"\\varepsilon|\\epsilon|epsilon|ε", "eps"),
+    (r"\\sigma|σ", "sigma"),
+    (r"\\sqrt|√", "sqrt"),
+    (r"²", "^2"),
+    (r"\*\*", "^"),
+    (r"\\ln\b", "ln"),
+    (r"\\log\b", "log"),
+    (r"\\left|\\right|\\cdot|\\times|\\,|\\;|\\!", ""),
+    (r"[{\[]", "("),
+    (r"[}\]]", ")"),
+    (r"[\s*·×$\\]", ""),
+]
+
+
+def normalise(text: str) -> str:
+    """``text`` in one spelling: lower case, no spaces, no multiplication signs, Greek letters
+    and roots spelled out, ``**`` as ``^``, braces as parentheses. ``d·σ²/2``, ``d * sigma**2 / 2``
+    and ``$d\\sigma^2/2$`` all become ``dsigma^2/2``."""
+    text = text.lower()
+    for pattern, replacement in _SPELLINGS:
+        text = re.sub(pattern, replacement, text)
+    return text
+
+
+def leaks(texts: Mapping[str, str], answers: Mapping[str, Iterable[str]]) -> list[str]:
+    """One problem per answer string found in one of ``texts`` (place → text), in any spelling."""
+    problems = []
+    for place, text in texts.items():
+        flat = normalise(text)
+        for qid, spellings in answers.items():
+            found = [s for s in spellings if normalise(s) in flat]
+            problems += [f"{qid}: its answer {s!r} appears in {place}" for s in found]
+    return problems
+
+
+def _visible_text(path: Path) -> str:
+    """What a student reads in a release file: a notebook's cell sources and outputs."""
+    if path.suffix != ".ipynb":
+        return path.read_text(encoding="utf-8")
+    nb = nbformat.read(path, as_version=4)
+    parts = []
+    for cell in nb.cells:
+        parts.append(cell.source)
+        for output in cell.get("outputs", []):
+            parts.append(str(output.get("text", "")))
+            parts += [str(v) for v in output.get("data", {}).values()]
+    return "\n".join(parts)
+
+
+def release_leaks(release: Path, answers: Mapping[str, Iterable[str]]) -> list[str]:
+    """Answer strings in the release folder's notebooks, code and text files."""
+    texts = {
+        str(path.relative_to(release)): _visible_text(path)
+        for path in sorted(release.rglob("*"))
+        if path.suffix in (".ipynb", ".py", ".md", ".txt", ".yml", ".yaml", ".json")
+    }
+    return leaks(texts, answers)

@@ -2,11 +2,26 @@
 
 Each question draws its inputs from its own seeded rng, calls the student's code in the sandbox,
 computes the reference here with ``t.ref`` (the reference solution's namespace) and compares.
+
+Next to each test:
+
+- ``CONTRACTS[qid]``: what the prompt (and the given docstrings) promise, each promise mapped to
+  the check that enforces it, and the *core* check, the idea of the question, which carries at
+  least half of the question's weight (see docs/authoring.md, "Partial credit").
+- ``ANSWERS[qid]``: the answer in the spellings a leak would use. ``autograder verify`` fails when
+  one appears in the release or in any check name or message (docs/authoring.md, "Answer strings
+  and the leak check").
+- ``MISTAKES[qid]``: typical wrong answers; verify grades them to look for leaks in the messages
+  they produce, and the mutation test (tests/test_mutation.py) proves each loses points.
+
+Check names say what is checked and messages what is wrong, never the expected value, the formula
+or the hidden inputs.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -19,12 +34,15 @@ from autograder.checks import (
     expect,
     expect_close,
     expect_number,
+    expect_python,
     expect_tensor,
     question,
     tensor_of,
 )
+from autograder.hidden.ex08_variants import MISTAKES, REWRITES
 from autograder.sandbox import (
     ModuleValue,
+    TensorValue,
     criterion,
     loader,
     optimizer,
@@ -33,6 +51,16 @@ from autograder.sandbox import (
 )
 
 QUESTIONS: dict[str, QuestionFn] = {}
+__all__ = ["ANSWERS", "CONTRACTS", "MISTAKES", "QUESTIONS", "REWRITES"]  # what verify reads
+
+
+@dataclass(frozen=True)
+class Contract:
+    """The properties a question's prompt promises and the checks that enforce them."""
+
+    core: str  # the check of the question's idea: at least half of its weight
+    promises: dict[str, str]  # promise (words of the prompt) → name of the check enforcing it
+    unchecked: tuple[str, ...] = ()  # advice of the prompt that no behaviour can reveal
 
 
 def _t(array: np.ndarray, requires_grad: bool = False) -> torch.Tensor:
@@ -50,65 +78,109 @@ def _sequence(value: object, what: str, length: int | None = None) -> list:
     return list(value)
 
 
+def _spread(got: float, wanted: float, tol: float, what: str) -> None:
+    """The sample standard deviation ``got`` is within ``tol`` of ``wanted`` (words, no values)."""
+    if abs(got - wanted) > tol:
+        expect(False, f"{what} have the wrong spread (too {'large' if got > wanted else 'small'})")
+
+
+def _expect_normal(samples: np.ndarray, what: str) -> None:
+    """Standardised samples look normal: excess kurtosis near 0 (uniform gives -1.2)."""
+    kurtosis = float(np.mean(samples**4) / np.mean(samples**2) ** 2)
+    expect(abs(kurtosis - 3) < 0.3, f"{what} are not normally distributed")
+
+
 # --- Problem 1, Ex. 1 ----------------------------------------------------------------------------
+
+CONTRACTS = {
+    "p1_f_true": Contract(
+        core="values on random points and on the sampling grid",
+        promises={
+            "(N, 2) points → N values of shape (N,)": "values on random points and on the "
+            "sampling grid",
+            "the values of cos(10 r) exp(-4 r²) anywhere, the origin included": "values on random "
+            "points and on the sampling grid",
+            "same dtype as X (docstring)": "float64 points give float64 values",
+        },
+        unchecked=("use tensor operations, no Python loop",),
+    ),
+}
 
 
 @question(QUESTIONS, "p1_f_true")
 def p1_f_true(t: Tester) -> None:
     f = t.ref["compute_f_true"]
 
-    def compare(x: np.ndarray, what: str) -> None:
+    def compare(x: np.ndarray, what: str, dtype: str) -> None:
         got = t.call("compute_f_true", tensor(x))
-        expected = _np(f(_t(x))).reshape(-1)
-        n = len(x)
-        expect_tensor(got, expected, what, rtol=1e-4, atol=1e-5, shapes=((n,), (n, 1)))
+        expected = _np(f(_t(x)))
+        expect_tensor(got, expected, what, dtype=dtype, rtol=1e-4, atol=1e-5)
 
-    with t.check("values on random points of [-1.5, 1.5]²"):
-        compare(t.rng.uniform(-1.5, 1.5, size=(257, 2)).astype(np.float32), "f(X) on random points")
-    with t.check("values on the sampling grid, origin included"):
+    with t.check("values on random points and on the sampling grid", weight=2):
+        points = t.rng.uniform(-1.5, 1.5, size=(257, 2)).astype(np.float32)
+        compare(points, "f(X) on random points", "torch.float32")
         grid = _np(t.ref["sample_grid"](21)).astype(np.float32)
-        compare(grid, "f(X) on the grid")
+        compare(grid, "f(X) on the grid", "torch.float32")
+    with t.check("float64 points give float64 values"):
+        compare(t.rng.uniform(-1, 1, size=(31, 2)), "f(X) of float64 points", "torch.float64")
+
+
+CONTRACTS["p1_weights"] = Contract(
+    core="weights are normal draws with the He standard deviation",
+    promises={
+        "two lists of L tensors, weights (K_{i-1}, K_i), biases (K_i,), for any L ≥ 1": "L weights "
+        "and L biases with the right shapes, L = 1 included",
+        "float32 leaf tensors on `device` with requires_grad": "float32 leaf tensors on the "
+        "device that require grad",
+        "biases start at zero": "biases are zero",
+        "weights ~ N(0, 2/K_{i-1}), drawn independently": "weights are normal draws with the He "
+        "standard deviation",
+        "weights are random draws": "two calls draw different weights",
+    },
+)
 
 
 @question(QUESTIONS, "p1_weights")
 def p1_weights(t: Tester) -> None:
     L, K = int(t.rng.integers(3, 6)), int(t.rng.choice([256, 384, 512]))
-    with t.check("returns L weights and L biases with the right shapes"):
-        result = _sequence(t.call("get_model_weights", L, K, seed=t.draw_seed()), "the result", 2)
-        # bound only when of length L: later checks loop over them and must not pass vacuously
-        weights = _sequence(result[0], "weights", L)
-        biases = _sequence(result[1], "biases", L)
-        dims = [2] + [K] * (L - 1) + [1]
-        for i, (w, b) in enumerate(zip(weights, biases, strict=True)):
-            w, b = tensor_of(w, f"weights[{i}]"), tensor_of(b, f"biases[{i}]")
-            expect(
-                w.array.shape == (dims[i], dims[i + 1]),
-                f"weights[{i}] has shape {w.array.shape}, expected {(dims[i], dims[i + 1])}",
-            )
-            expect(
-                b.array.shape in ((dims[i + 1],), (1, dims[i + 1])),
-                f"biases[{i}] has shape {b.array.shape}, expected {(dims[i + 1],)}",
-            )
-    with t.check("float32 leaf tensors on cpu that require grad"):
+    with t.check("L weights and L biases with the right shapes, L = 1 included"):
+        for layers in (1, L):
+            reply = t.call("get_model_weights", layers, K, device="cpu", seed=t.draw_seed())
+            result = _sequence(reply, "the result", 2)
+            # bound only when of length L: later checks loop over them and must not pass vacuously
+            weights = _sequence(result[0], "weights", layers)
+            biases = _sequence(result[1], "biases", layers)
+            dims = [2] + [K] * (layers - 1) + [1]
+            for i, (w, b) in enumerate(zip(weights, biases, strict=True)):
+                w, b = tensor_of(w, f"weights[{i}]"), tensor_of(b, f"biases[{i}]")
+                expect(
+                    w.array.shape == (dims[i], dims[i + 1]),
+                    f"weights[{i}] has shape {w.array.shape}, expected {(dims[i], dims[i + 1])}",
+                )
+                expect(
+                    b.array.shape == (dims[i + 1],),
+                    f"biases[{i}] has shape {b.array.shape}, expected {(dims[i + 1],)}",
+                )
+    with t.check("float32 leaf tensors on the device that require grad"):
         for name, group in (("weights", weights), ("biases", biases)):
             for i, x in enumerate(group):
                 expect(x.dtype == "torch.float32", f"{name}[{i}] is {x.dtype}, not torch.float32")
                 expect(x.requires_grad, f"{name}[{i}] does not require grad")
                 expect(x.is_leaf, f"{name}[{i}] is not a leaf tensor (create it, then set grad)")
-                expect(x.device == "cpu", f"{name}[{i}] is on {x.device}, not cpu")
+                expect(x.device == "cpu", f"{name}[{i}] is not on the device asked for")
     with t.check("biases are zero"):
         for i, b in enumerate(biases):
             expect(not np.any(b.array), f"biases[{i}] is not zero")
-    with t.check("weights follow He initialisation N(0, 2/fan_in)"):
+    with t.check("weights are normal draws with the He standard deviation", weight=4):
+        standardised = []
         for i, w in enumerate(weights):
             a = w.array.astype(np.float64)
-            std, fan_in = math.sqrt(2.0 / a.shape[0]), a.shape[0]
+            std = math.sqrt(2.0 / a.shape[0])
             tol = 4 * std / math.sqrt(2 * a.size)  # 4 standard errors of the sample std
-            expect(
-                abs(a.std() - std) <= tol + 0.02 * std,
-                f"weights[{i}] has std {a.std():.4g}, expected √(2/{fan_in}) = {std:.4g}",
-            )
+            _spread(a.std(), std, tol + 0.02 * std, f"weights[{i}]")
             expect(abs(a.mean()) <= 5 * std / math.sqrt(a.size), f"weights[{i}] mean is not 0")
+            standardised.append(a.reshape(-1) / std)
+        _expect_normal(np.concatenate(standardised), "the weights")
     with t.check("two calls draw different weights"):
         again, _ = t.call("get_model_weights", L, K, seed=t.draw_seed())
         expect(
@@ -127,25 +199,62 @@ def _mlp_params(t: Tester, L: int, K: int) -> tuple[list[np.ndarray], list[np.nd
     return weights, biases
 
 
+CONTRACTS["p1_predict"] = Contract(
+    core="output of a 3-layer network equals the forward pass",
+    promises={
+        "X_i = ReLU(X_{i-1} W_i + b_i), biases added to every row": "output of a 3-layer network "
+        "equals the forward pass",
+        "returns the N × 1 output X_L": "output of a 3-layer network equals the forward pass",
+        "identity after the last layer, any L ≥ 1": "a single layer: no ReLU after the last layer",
+        "the inputs are not modified": "X, weights and biases are left unchanged",
+    },
+)
+
+
 @question(QUESTIONS, "p1_predict")
 def p1_predict(t: Tester) -> None:
     predict = t.ref["predict"]
-    for L, K, what in ((3, 16, "a 3-layer network"), (1, 1, "a single (linear) layer")):
-        with t.check(f"output of {what} equals the reference forward pass"):
+    cases = (
+        (3, 16, "output of a 3-layer network equals the forward pass", 2),
+        (1, 1, "a single layer: no ReLU after the last layer", 1),
+    )
+    calls = []
+    for L, K, name, weight in cases:
+        with t.check(name, weight=weight):
             weights, biases = _mlp_params(t, L, K)
             x = t.rng.uniform(-1, 1, size=(64, 2)).astype(np.float32)
-            got = t.call(
-                "predict", tensor(x), [tensor(w) for w in weights], [tensor(b) for b in biases]
+            reply = t.call(
+                "predict",
+                tensor(x),
+                [tensor(w) for w in weights],
+                [tensor(b) for b in biases],
+                return_args=True,
             )
+            calls.append(((x, weights, biases), reply["args"]))
             expected = _np(predict(_t(x), [_t(w) for w in weights], [_t(b) for b in biases]))
-            expect_tensor(
-                got,
-                expected.reshape(-1),
-                f"predict on {what}",
-                rtol=1e-4,
-                atol=1e-5,
-                shapes=((64, 1), (64,)),
-            )
+            expect_tensor(reply["value"], expected, "the output", rtol=1e-4, atol=1e-5)
+    with t.check("X, weights and biases are left unchanged"):
+        expect(len(calls) == len(cases), "predict did not return for every network")
+        for before, after in calls:
+            for group, old, new in zip(("X", "weights", "biases"), before, after, strict=True):
+                old, new = (old, new) if group != "X" else ([old], [new])
+                for i, (a, b) in enumerate(zip(old, new, strict=True)):
+                    got = tensor_of(b, group).array
+                    expect(np.array_equal(got, a), f"predict modified {group} (entry {i})")
+
+
+CONTRACTS["p1_train"] = Contract(
+    core="losses are the mean squared error of each step",
+    promises={
+        "one loss per step, as Python floats": "returns one Python float loss per step",
+        "the hand-written MSE of the prediction before each step; zero_grad, backward and step "
+        "at every step": "losses are the mean squared error of each step",
+        "Y_true of shape (N,) or (N, 1)": "targets of shape (N, 1) give the same losses",
+        "the optimiser updates the weights in place": "the weights are trained in place like "
+        "the reference",
+        "the MSE written by hand (no torch.nn)": "the loss is written by hand, without torch.nn",
+    },
+)
 
 
 @question(QUESTIONS, "p1_train")
@@ -156,24 +265,31 @@ def p1_train(t: Tester) -> None:
     y = _np(t.ref["compute_f_true"](_t(x))).astype(np.float32)
     ref_w, ref_b = [_t(w, True) for w in weights], [_t(b, True) for b in biases]
     ref_losses = t.ref["train_network"](steps, ref_w, ref_b, _t(x), _t(y), lr=lr, verbose=False)
-    with t.check("returns one float loss per step"):
-        reply = t.call(
-            "train_network",
-            steps,
-            [tensor(w, True) for w in weights],
-            [tensor(b, True) for b in biases],
-            tensor(x),
-            tensor(y),
-            lr=lr,
-            verbose=False,
-            return_args=True,
-        )
-        losses = as_floats(_sequence(reply["value"], "the returned losses", steps), "the losses")
-    with t.check("losses are the mean squared error of each step"):
+
+    def train_args(targets: np.ndarray) -> list:
+        w, b = [tensor(w, True) for w in weights], [tensor(b, True) for b in biases]
+        return [steps, w, b, tensor(x), tensor(targets), lr, False]
+
+    def train(targets: np.ndarray) -> dict:
+        return t.call("train_network", *train_args(targets), return_args=True)
+
+    with t.check("returns one Python float loss per step", weight=0.5):
+        reply = train(y)
+        values = _sequence(reply["value"], "the returned losses", steps)
+        losses = as_floats(values, "the losses")
+        for v in values:
+            expect_python(v, float, "each loss")
+    with t.check("losses are the mean squared error of each step", weight=2.5):
         expect_close(
             losses, np.array(ref_losses, dtype=np.float64), "the losses", rtol=2e-3, atol=1e-6
         )
-    with t.check("the weights are trained in place like the reference (Adam steps)"):
+    with t.check("targets of shape (N, 1) give the same losses", weight=0.5):
+        column = as_floats(_sequence(train(y[:, None])["value"], "the losses", steps), "losses")
+        expect_close(column, np.array(ref_losses), "the losses", rtol=2e-3, atol=1e-6)
+    with t.check("the loss is written by hand, without torch.nn", weight=0.5):
+        t.define(WITHOUT)
+        t.call("__ag_without", ["torch.nn.functional.mse_loss"], "train_network", *train_args(y))
+    with t.check("the weights are trained in place like the reference"):
         args = reply["args"]
         expect(
             len(args[1]) == len(ref_w) and len(args[2]) == len(ref_b),
@@ -183,66 +299,95 @@ def p1_train(t: Tester) -> None:
             expect_tensor(w, _np(ref_w[i]), f"weights[{i}] after training", rtol=2e-3, atol=1e-4)
         for i, b in enumerate(args[2]):
             expect_tensor(b, _np(ref_b[i]), f"biases[{i}] after training", rtol=2e-3, atol=1e-4)
-    with t.check("the loss decreases"):
-        expect(losses[-1] < losses[0], "the last loss is not below the first one")
 
 
 # --- Problem 1, Ex. 2 ----------------------------------------------------------------------------
 
 MNIST_LINEAR_SHAPES = [(128, 784), (128, 128), (128, 128), (10, 128)]
-MNIST_FORWARD = """
-def __ag_mnist_forward(x):
+# Harness run in the student's namespace: it holds no inputs and no expected values. It records
+# the Linear layers in the order the forward pass calls them, so the model is judged by what it
+# computes, whatever the order or the names of its attributes.
+MNIST_PROBE = """
+def __ag_mnist_probe(x):
+    import torch
     model = MNIST_model()
-    return model, model(x)
+    called = []
+    hooks = [m.register_forward_hook(lambda m, i, o: called.append(m))
+             for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    try:
+        out = model(x)
+    finally:
+        for h in hooks:
+            h.remove()
+    unbatched = tuple(model(x.reshape(x.shape[0], 28, 28)).shape)
+    n_params = sum(p.numel() for p in model.parameters())
+    return [(m.weight, m.bias) for m in called], out, unbatched, n_params
 """
 
-
-def _linear_weights(module: ModuleValue) -> list[tuple[np.ndarray, np.ndarray | None]]:
-    """(weight, bias) of every 2-D weight in parameter order (Linear layers, however nested)."""
-    params = dict(module.named_parameters())
-    pairs = []
-    for name, p in params.items():
-        if name.endswith("weight") and p.array.ndim == 2:
-            bias = params.get(name[: -len("weight")] + "bias")
-            pairs.append((p.array, None if bias is None else bias.array))
-    return pairs
+CONTRACTS["p1_mnist_model"] = Contract(
+    core="logits equal the architecture's with the same weights",
+    promises={
+        "flatten, Linear 784→128, ReLU, 128→128, ReLU, 128→128, ReLU, 128→10, logits without "
+        "softmax": "logits equal the architecture's with the same weights",
+        "four Linear layers with biases, called in this order": "four linear layers called in "
+        "the order 784→128→128→128→10, with biases",
+        "accepts images of shape (n, 28, 28)": "images of shape (n, 28, 28) give (n, 10) logits",
+        "134,794 parameters": "the number of parameters",
+    },
+)
 
 
 @question(QUESTIONS, "p1_mnist_model")
 def p1_mnist_model(t: Tester) -> None:
-    t.define(MNIST_FORWARD)
-    x = t.rng.normal(size=(8, 1, 28, 28)).astype(np.float32)
-    with t.check("MNIST_model() builds a module of 8 parameter tensors, 134,794 values"):
-        model, out = _sequence(
-            t.call("__ag_mnist_forward", tensor(x), seed=t.draw_seed()),
-            "the model and its output",
-            2,
+    x = t.rng.normal(size=(7, 1, 28, 28)).astype(np.float32)
+    t.define(MNIST_PROBE)
+    with t.check("the number of parameters", weight=0.5):
+        layers, out, unbatched, count = _sequence(
+            t.call("__ag_mnist_probe", tensor(x), seed=t.draw_seed()), "the probe", 4
         )
-        expect(isinstance(model, ModuleValue), "MNIST_model() is not a torch.nn.Module")
-        params = [p.array for _, p in model.named_parameters()]
-        count = sum(p.size for p in params)
-        expect(count == 134_794, f"the model has {count:,} parameters, expected 134,794")
-        expect(len(params) == 8, f"the model has {len(params)} parameter tensors, expected 8")
-    with t.check("four linear layers 784→128→128→128→10 with biases"):
-        layers = _linear_weights(model)
-        shapes = [w.shape for w, _ in layers]
-        expect(shapes == MNIST_LINEAR_SHAPES, f"linear weights have shapes {shapes}")
-        expect(all(b is not None for _, b in layers), "a linear layer has no bias")
-    with t.check("forward returns logits equal to the reference architecture's"):
+        expect(count == 134_794, f"the model has {count:,} parameters, not the number asked for")
+    with t.check("four linear layers called in the order 784→128→128→128→10, with biases"):
+        pairs = [_sequence(p, "a layer", 2) for p in _sequence(layers, "the layers")]
+        shapes = [tuple(tensor_of(w, "a weight").array.shape) for w, _ in pairs]
+        expect(shapes == MNIST_LINEAR_SHAPES, f"the forward pass calls Linear layers {shapes}")
+        expect(all(isinstance(b, TensorValue) for _, b in pairs), "a linear layer has no bias")
+    with t.check("logits equal the architecture's with the same weights", weight=2):
+        expect(
+            shapes == MNIST_LINEAR_SHAPES and all(isinstance(b, TensorValue) for _, b in pairs),
+            "the layers differ from the architecture, so the logits cannot match",
+        )
         ref = t.ref["MNIST_model"]()
         linears = [m for m in ref.modules() if isinstance(m, torch.nn.Linear)]
         with torch.no_grad():
-            for m, (w, b) in zip(linears, layers, strict=True):
-                m.weight.copy_(_t(w))
-                m.bias.copy_(_t(b))
+            for m, (w, b) in zip(linears, pairs, strict=True):
+                m.weight.copy_(_t(w.array))
+                m.bias.copy_(_t(b.array))
             expected = _np(ref(_t(x)))
         expect_tensor(out, expected, "the logits", rtol=1e-4, atol=1e-5)
+    with t.check("images of shape (n, 28, 28) give (n, 10) logits", weight=0.5):
+        expect(tuple(unbatched) == (7, 10), f"images (n, 28, 28) give shape {tuple(unbatched)}")
 
 
 def _mnist_like(t: Tester, n: int) -> tuple[np.ndarray, np.ndarray]:
     x = t.rng.normal(size=(n, 1, 28, 28)).astype(np.float32)
     y = t.rng.integers(0, 10, size=n).astype(np.int64)
     return x, y
+
+
+CONTRACTS["p1_train_epoch"] = Contract(
+    core="batch losses equal the reference (zero_grad, forward, criterion, backward, step)",
+    promises={
+        "returns (loss_history, accuracy_history), one Python float each per batch": "returns "
+        "one Python float loss and accuracy per batch",
+        "zero_grad, output = model(data), loss = criterion(output, target), backward, step for "
+        "every batch": "batch losses equal the reference (zero_grad, forward, criterion, "
+        "backward, step)",
+        "accuracy: the fraction of the batch classified correctly": "batch accuracies are the "
+        "fraction of correct predictions",
+        "the optimiser updates the model": "the model's parameters are updated like the reference",
+    },
+    unchecked=("data and target are moved to `device` (only the cpu is available to grade)",),
+)
 
 
 @question(QUESTIONS, "p1_train_epoch")
@@ -266,7 +411,7 @@ def p1_train_epoch(t: Tester) -> None:
         torch.nn.CrossEntropyLoss(),
     )
     n_batches = len(x) // batch
-    with t.check("returns (loss_history, accuracy_history) with one entry per batch"):
+    with t.check("returns one Python float loss and accuracy per batch", weight=0.5):
         reply = t.call(
             "train_epoch",
             sequential(layers, state),
@@ -279,13 +424,18 @@ def p1_train_epoch(t: Tester) -> None:
             seed=t.draw_seed(),
         )
         loss_h, acc_h = _sequence(reply["value"], "the result", 2)
-        loss_h = as_floats(_sequence(loss_h, "loss_history", n_batches), "loss_history")
-        acc_h = as_floats(_sequence(acc_h, "accuracy_history", n_batches), "accuracy_history")
-    with t.check("batch losses equal the reference (zero_grad, forward, criterion, step)"):
+        for name, history in (("loss_history", loss_h), ("accuracy_history", acc_h)):
+            for v in _sequence(history, name, n_batches):
+                expect_python(v, float, f"each entry of {name}")
+        loss_h, acc_h = as_floats(loss_h, "loss_history"), as_floats(acc_h, "accuracy_history")
+    with t.check(
+        "batch losses equal the reference (zero_grad, forward, criterion, backward, step)",
+        weight=2,
+    ):
         expect_close(
             loss_h, np.array(ref_loss, dtype=np.float64), "the loss history", rtol=1e-5, atol=1e-6
         )
-    with t.check("batch accuracies are the fraction of correct predictions"):
+    with t.check("batch accuracies are the fraction of correct predictions", weight=0.5):
         expect_close(acc_h, np.array(ref_acc, dtype=np.float64), "the accuracy history", atol=1e-6)
     with t.check("the model's parameters are updated like the reference"):
         model = reply["args"][0]
@@ -307,6 +457,13 @@ ACTIVATION_TYPES = {
     "identity": "torch.nn.modules.linear.Identity",
 }
 LINEAR = "torch.nn.modules.linear.Linear"
+# Harness: the network and whether each of its positions holds a module of its own.
+E3_PROBE = """
+def __ag_e3_network(**kwargs):
+    net = create_network_e3(**kwargs)
+    positions = list(net._modules.values())  # children() would list a shared module once
+    return net, len({id(m) for m in positions}) == len(positions)
+"""
 
 
 def _expect_e3_structure(net: object, depth: int, width: int, activation: str) -> None:
@@ -322,6 +479,8 @@ def _expect_e3_structure(net: object, depth: int, width: int, activation: str) -
             expect(child.type == LINEAR, f"module {i} should be nn.Linear")
             w = child.parameters["weight"].array
             expect(w.shape == (width, width), f"module {i} maps {w.shape[1]}→{w.shape[0]}")
+            bias = child.parameters.get("bias")
+            expect(bias is not None and bias.array.shape == (width,), f"module {i} has no bias")
         else:
             expect(
                 child.type == ACTIVATION_TYPES[activation],
@@ -329,51 +488,102 @@ def _expect_e3_structure(net: object, depth: int, width: int, activation: str) -
             )
 
 
+CONTRACTS["p1_e3_network"] = Contract(
+    core="depth Linear(width, width) layers with the activation between them",
+    promises={
+        "nn.Sequential of depth Linear(width, width), the activation between consecutive layers, "
+        "none after the last, for every activation": "depth Linear(width, width) layers with the "
+        "activation between them",
+        "any depth ≥ 1": "a single layer (depth 1)",
+        "the signature's defaults": "the default arguments",
+        "a new activation instance for every position": "a new module at every position",
+    },
+)
+
+
 @question(QUESTIONS, "p1_e3_network")
 def p1_e3_network(t: Tester) -> None:
-    for activation in ACTIVATION_TYPES:
-        depth, width = int(t.rng.integers(2, 7)), int(t.rng.integers(3, 20))
-        with t.check(f"structure with the {activation} activation"):
-            net = t.call("create_network_e3", depth=depth, width=width, activation=activation)
-            _expect_e3_structure(net, depth, width, activation)
-    with t.check("the defaults are depth 10, width 128, relu"):
-        _expect_e3_structure(t.call("create_network_e3"), 10, 128, "relu")
+    t.define(E3_PROBE)
+
+    def network(**kwargs: object) -> object:
+        net, distinct = _sequence(t.call("__ag_e3_network", **kwargs), "the probe", 2)
+        return net, distinct
+
+    shapes = {a: (int(t.rng.integers(2, 7)), int(t.rng.integers(3, 20))) for a in ACTIVATION_TYPES}
+    with t.check("depth Linear(width, width) layers with the activation between them", weight=3):
+        nets = {}
+        for activation, (depth, width) in shapes.items():
+            nets[activation], _ = network(depth=depth, width=width, activation=activation)
+            _expect_e3_structure(nets[activation], depth, width, activation)
+    with t.check("a single layer (depth 1)"):
+        net, _ = network(depth=1, width=5, activation="tanh")
+        _expect_e3_structure(net, 1, 5, "tanh")
+    with t.check("the default arguments"):
+        _expect_e3_structure(network()[0], 10, 128, "relu")
+    with t.check("a new module at every position"):
+        _, distinct = network(depth=int(t.rng.integers(3, 7)), width=4, activation="sigmoid")
+        expect(distinct is True, "one module object appears at several positions")
+
+
+CONTRACTS["p1_e3_init"] = Contract(
+    core="Linear weights are normal with the asked standard deviation, for any scale",
+    promises={
+        "every Linear weight ~ N(0, (s/√k_in)²), in place, for layers of any input width": "Linear "
+        "weights are normal with the asked standard deviation, for any scale",
+        "every Linear bias set to zero": "the biases are zero",
+        "the weights are random draws": "two calls draw different weights",
+    },
+)
 
 
 @question(QUESTIONS, "p1_e3_init")
 def p1_e3_init(t: Tester) -> None:
-    sizes = [(256, 256), (256, 256), (256, 64)]
-    layers = [["Linear", 256, 256], ["ReLU"], ["Linear", 256, 256], ["Tanh"], ["Linear", 256, 64]]
+    sizes = [(256, 512), (512, 128), (128, 256)]  # (in, out): every layer has its own fan-in
+    layers = [
+        ["Linear", *sizes[0]],
+        ["ReLU"],
+        ["Linear", *sizes[1]],
+        ["Tanh"],
+        ["Linear", *sizes[2]],
+    ]
     state = {}
     for i, (a, b) in enumerate(sizes):
         state[f"{2 * i}.weight"] = t.rng.uniform(-1, 1, size=(b, a)).astype(np.float32)
         state[f"{2 * i}.bias"] = t.rng.uniform(-1, 1, size=(b,)).astype(np.float32)
-    for scale in (float(t.rng.uniform(0.5, 1.0)), float(t.rng.uniform(1.5, 3.0))):
-        with t.check(f"weights ~ N(0, (scale/√width)²) and zero biases, scale {scale:.2f}"):
-            reply = t.call(
-                "initialize_weights_e3",
-                sequential(layers, state),
-                scale,
-                return_args=True,
-                seed=t.draw_seed(),
-            )
-            params = dict(reply["args"][0].named_parameters())
+
+    def initialise(scale: float) -> dict:
+        reply = t.call(
+            "initialize_weights_e3",
+            sequential(layers, state),
+            scale,
+            return_args=True,
+            seed=t.draw_seed(),
+        )
+        return dict(reply["args"][0].named_parameters())
+
+    scales = (float(t.rng.uniform(0.5, 0.9)), float(t.rng.uniform(1.5, 3.0)))
+    with t.check("Linear weights are normal with the asked standard deviation, for any scale", 2):
+        runs = [initialise(scale) for scale in scales]
+        for scale, params in zip(scales, runs, strict=True):
             for i, (a, _) in enumerate(sizes):
                 w = params[f"{2 * i}.weight"].array.astype(np.float64)
                 std = scale / math.sqrt(a)
-                expect(
-                    abs(w.std() - std) <= 0.03 * std,
-                    f"layer {2 * i} weights have std {w.std():.4g}, expected {std:.4g}",
-                )
+                _spread(w.std(), std, 0.03 * std, f"layer {2 * i} weights")
                 expect(
                     abs(w.mean()) <= 5 * std / math.sqrt(w.size),
                     f"layer {2 * i} weights do not have mean 0",
                 )
-                kurtosis = float(np.mean((w - w.mean()) ** 4) / w.var() ** 2)
-                expect(
-                    abs(kurtosis - 3) < 0.3, f"layer {2 * i} weights are not normally distributed"
-                )
+                _expect_normal(w / std, f"layer {2 * i} weights")
+    with t.check("the biases are zero"):
+        for params in runs:
+            for i in range(len(sizes)):
                 expect(not np.any(params[f"{2 * i}.bias"].array), f"layer {2 * i} bias is not 0")
+    with t.check("two calls draw different weights"):
+        again = initialise(scales[0])
+        expect(
+            not np.array_equal(again["0.weight"].array, runs[0]["0.weight"].array),
+            "the weights do not change between calls: draw them at random",
+        )
 
 
 def _layer_rms(activation: str, scale: float, seed: int) -> np.ndarray:
@@ -404,132 +614,254 @@ def _layer_rms(activation: str, scale: float, seed: int) -> np.ndarray:
     return np.array(rms)
 
 
+CONTRACTS["p1_e3_choice"] = Contract(
+    core="scale_factor keeps the layer outputs' RMS flat over 32 layers",
+    promises={
+        'activation = "relu"': "activation names the network the question asks for",
+        "scale_factor, a number, keeps the RMS of the depth-32 ReLU network roughly constant": (
+            "scale_factor keeps the layer outputs' RMS flat over 32 layers"
+        ),
+    },
+)
+
+
 @question(QUESTIONS, "p1_e3_choice")
 def p1_e3_choice(t: Tester) -> None:
-    with t.check("activation is 'relu'"):
+    with t.check("activation names the network the question asks for", weight=0.5):
         activation = t.get("activation")
-        expect(isinstance(activation, str), "activation should be a string such as 'relu'")
-        activation = activation.strip().lower()
-        expect(activation == "relu", "the question asks for the ReLU network")
+        expect(isinstance(activation, str), "activation should be a string")
+        expect(activation == "relu", "activation is not the name the question asks for")
     with t.check("scale_factor keeps the layer outputs' RMS flat over 32 layers"):
-        scale = as_number(t.get("scale_factor"), "scale_factor")
+        scale = t.get("scale_factor")
+        expect_python(scale, int if type(scale) is int else float, "scale_factor")
+        scale = as_number(scale, "scale_factor")
         expect(0 < scale < 100, "scale_factor should be a positive number")
         ratio = float(
             np.median(
                 [
-                    (lambda rms: rms[-1] / rms[0])(
-                        _layer_rms("relu", float(scale), seed=t.draw_seed())
-                    )
+                    (lambda rms: rms[-1] / rms[0])(_layer_rms("relu", float(scale), t.draw_seed()))
                     for _ in range(3)
                 ]
             )
         )
-        # The ratio is about (s/√2)^31: √2 keeps it near 1, 1 gives ~2e-5 and 2 gives ~5e4.
-        expect(
-            0.25 <= ratio <= 4.0,
-            f"with this scale the RMS changes by a factor {ratio:.3g} from layer 1 to 32",
-        )
+        # The ratio is about (s/√2)^31: the right scale keeps it near 1, 1 gives ~2e-5, 2 ~5e4.
+        expect(ratio >= 0.25, "with this scale the layer outputs vanish with depth")
+        expect(ratio <= 4.0, "with this scale the layer outputs explode with depth")
 
 
 # --- Problem 2 -----------------------------------------------------------------------------------
 
+CONTRACTS["p2_var_y"] = Contract(
+    core="var_y on random (d, σ)",
+    promises={
+        "var_y(d, sigma) = Var[y] for any d ≥ 1 and σ > 0": "var_y on random (d, σ)",
+        "relu_sigma(d): the σ that makes Var[y] = 1": "relu_sigma on random d",
+        "both return Python floats": "both return Python floats",
+    },
+)
+
 
 @question(QUESTIONS, "p2_var_y")
 def p2_var_y(t: Tester) -> None:
-    with t.check("var_y(d, σ) = dσ²/2 on random (d, σ)"):
-        for _ in range(20):
-            d, sigma = int(t.rng.integers(1, 5000)), float(t.rng.uniform(0.01, 5))
+    cases = [(int(t.rng.integers(1, 5000)), float(t.rng.uniform(0.01, 5))) for _ in range(20)]
+    with t.check("var_y on random (d, σ)", weight=2):
+        for d, sigma in cases:
             expect_number(t.call("var_y", d, sigma), d * sigma**2 / 2, "var_y(d, σ)")
-    with t.check("relu_sigma(d) = √(2/d) on random d"):
-        for _ in range(20):
-            d = int(t.rng.integers(1, 5000))
+    with t.check("relu_sigma on random d", weight=1.5):
+        for d, _ in cases:
             expect_number(t.call("relu_sigma", d), math.sqrt(2 / d), "relu_sigma(d)")
+    with t.check("both return Python floats", weight=0.5):
+        d, sigma = cases[0]
+        expect_python(t.call("var_y", d, sigma), float, "var_y(d, σ)")
+        expect_python(t.call("relu_sigma", d), float, "relu_sigma(d)")
 
 
 # --- Problem 3 -----------------------------------------------------------------------------------
 
+# Harness: call a function with some of torch's functions switched off, where the prompt asks for
+# code written by hand (``owner.*`` switches off every public function of ``owner``). It holds no
+# inputs and no expected values.
+WITHOUT = """
+def __ag_without(banned, name, *args, **kwargs):
+    import functools
+    import torch
+
+    def refuse(what):
+        def refused(*a, **k):
+            raise RuntimeError(f"{what} is not allowed in this question")
+        return refused
+
+    names = []
+    for dotted in banned:
+        path, attr = dotted.rsplit(".", 1)
+        owner = functools.reduce(getattr, path.split(".")[1:], torch)
+        if attr != "*":
+            names.append((owner, attr))
+            continue
+        names += [(owner, n) for n in dir(owner) if not n.startswith("_")
+                  and callable(getattr(owner, n)) and not isinstance(getattr(owner, n), type)]
+    saved = [(owner, n, getattr(owner, n)) for owner, n in names]
+    try:
+        for owner, n, _ in saved:
+            setattr(owner, n, refuse(f"{getattr(owner, '__name__', owner)}.{n}"))
+        return globals()[name](*args, **kwargs)
+    finally:
+        for owner, n, value in saved:
+            setattr(owner, n, value)
+"""
+SOFTMAX_FAMILY = [
+    f"{owner}.{fn}"
+    for owner in ("torch", "torch.Tensor", "torch.special")
+    for fn in ("softmax", "log_softmax")
+] + ["torch.nn.functional.*"]
+BASIC_OPS_CHECK = "uses basic tensor operations, not torch.softmax or torch.nn.functional"
+
+
+def _far_apart_rows(t: Tester, n: int, d: int) -> np.ndarray:
+    """Logits of magnitude 1e4 whose rows' maxima differ by up to 2e4: a shift by one global
+    maximum (instead of each row's) overflows or underflows for some rows."""
+    offsets = t.rng.permutation(np.resize([-1e4, 0.0, 1e4], n))[:, None]
+    return offsets + t.rng.normal(scale=3.0, size=(n, d))
+
+
+CONTRACTS["p3_softmax"] = Contract(
+    core="stays finite and exact for logits of magnitude 1e4, rows far apart",
+    promises={
+        "the softmax along the last dimension by default": "softmax of small logits",
+        "along any dim of a tensor of any shape, negative dims included": "softmax along dim=0 "
+        "and dim=-2 of a 3-d tensor",
+        "finite for logits as large as ±1e4 (the max-shift)": "stays finite and exact for logits "
+        "of magnitude 1e4, rows far apart",
+        "the shape and dtype of x": "float32 logits give float32 probabilities",
+        "basic tensor operations only": BASIC_OPS_CHECK,
+    },
+)
+
 
 @question(QUESTIONS, "p3_softmax")
 def p3_softmax(t: Tester) -> None:
-    cases = [
-        ("small logits, last dim", (6, 9), 3.0, {}),
-        ("logits of magnitude 1e4", (5, 7), 1e4, {}),
-        ("dim=0", (7, 4), 3.0, {"dim": 0}),
-        ("a 3-d tensor along dim=1", (3, 5, 4), 3.0, {"dim": 1}),
-    ]
-    for what, shape, scale, kwargs in cases:
-        with t.check(f"softmax of {what}"):
-            x = t.rng.normal(scale=scale, size=shape)
-            got = t.call("stable_softmax", tensor(x), **kwargs)
-            expected = _np(torch.softmax(_t(x), dim=kwargs.get("dim", -1)))
-            expect_tensor(
-                got, expected, f"softmax of {what}", dtype="torch.float64", rtol=1e-6, atol=1e-9
-            )
-    with t.check("float32 input gives float32 output"):
+    def compare(x: np.ndarray, what: str, dim: int | None = None, **tol: float) -> None:
+        kwargs = {} if dim is None else {"dim": dim}
+        got = t.call("stable_softmax", tensor(x), **kwargs)
+        expected = _np(torch.softmax(_t(x), dim=-1 if dim is None else dim))
+        dtype = f"torch.{x.dtype}"
+        expect_tensor(got, expected, what, dtype=dtype, **({"rtol": 1e-6, "atol": 1e-9} | tol))
+
+    t.define(WITHOUT)
+    with t.check("softmax of small logits"):
+        compare(t.rng.normal(scale=3.0, size=(6, 9)), "the softmax of small logits")
+    with t.check("softmax along dim=0 and dim=-2 of a 3-d tensor"):
+        compare(t.rng.normal(scale=3.0, size=(7, 4)), "the softmax along dim=0", dim=0)
+        compare(t.rng.normal(scale=3.0, size=(3, 5, 4)), "the softmax along dim=-2", dim=-2)
+    with t.check("stays finite and exact for logits of magnitude 1e4, rows far apart", weight=3):
+        compare(t.rng.normal(scale=1e4, size=(5, 7)), "the softmax of logits of magnitude 1e4")
+        compare(_far_apart_rows(t, 9, 6), "the softmax of rows far apart")
+        columns = _far_apart_rows(t, 8, 5).T.copy()
+        compare(columns, "the softmax along dim=0 of columns far apart", dim=0)
+    with t.check("float32 logits give float32 probabilities", weight=0.5):
         x = t.rng.normal(scale=50, size=(4, 6)).astype(np.float32)
-        expect_tensor(
-            t.call("stable_softmax", tensor(x)),
-            _np(torch.softmax(_t(x), -1)),
-            "softmax of float32 logits",
-            dtype="torch.float32",
-            rtol=1e-4,
-            atol=1e-6,
-        )
+        compare(x, "the softmax of float32 logits", rtol=1e-4, atol=1e-6)
+    with t.check(BASIC_OPS_CHECK, weight=0.5):
+        x = t.rng.normal(size=(3, 4))
+        got = t.call("__ag_without", SOFTMAX_FAMILY, "stable_softmax", tensor(x))
+        tensor_of(got, "the softmax")
+
+
+CONTRACTS["p3_cross_entropy"] = Contract(
+    core="losses and gradient stay finite and exact for logits of magnitude 1e4, rows far apart",
+    promises={
+        "the (n,) losses H(e_y, softmax(x)) of the rows": "losses for small logits",
+        "the (n, d) gradient of each row's loss": "gradient for small logits",
+        "stable (log-sum-exp), finite for logits of ±1e4": "losses and gradient stay finite and "
+        "exact for logits of magnitude 1e4, rows far apart",
+        "float32 logits (the torch default) work as well as float64": "float32 logits give "
+        "float32 losses and gradient",
+        "basic tensor operations only": BASIC_OPS_CHECK,
+    },
+)
 
 
 @question(QUESTIONS, "p3_cross_entropy")
 def p3_cross_entropy(t: Tester) -> None:
-    for what, scale in (("small logits", 2.0), ("logits of magnitude 1e3", 1e3)):
-        n, d = int(t.rng.integers(3, 12)), int(t.rng.integers(2, 15))
-        x = t.rng.normal(scale=scale, size=(n, d))
+    def compare(x: np.ndarray, what: str, names: tuple[str, ...], **tol: float) -> None:
+        n, d = x.shape
         y = t.rng.integers(0, d, size=n).astype(np.int64)
         xt = _t(x, requires_grad=True)
         loss = torch.nn.functional.cross_entropy(xt, _t(y), reduction="none")
         (grad,) = torch.autograd.grad(loss.sum(), xt)
-        with t.check(f"losses for {what}"):
+        expected = {"softmax_cross_entropy": loss, "softmax_cross_entropy_grad": grad}
+        words = {"softmax_cross_entropy": "losses", "softmax_cross_entropy_grad": "gradient"}
+        for name in names:
             expect_tensor(
-                t.call("softmax_cross_entropy", tensor(x), tensor(y)),
-                _np(loss),
-                f"the losses for {what}",
-                rtol=1e-6,
-                atol=1e-8,
+                t.call(name, tensor(x), tensor(y)),
+                _np(expected[name]),
+                f"the {words[name]} for {what}",
+                dtype=f"torch.{x.dtype}",
+                **({"rtol": 1e-6, "atol": 1e-8} | tol),
             )
-        with t.check(f"gradient z − y for {what}"):
-            expect_tensor(
-                t.call("softmax_cross_entropy_grad", tensor(x), tensor(y)),
-                _np(grad),
-                f"the gradient for {what}",
-                rtol=1e-6,
-                atol=1e-9,
-            )
+
+    def small() -> np.ndarray:
+        n, d = int(t.rng.integers(3, 12)), int(t.rng.integers(2, 15))
+        return t.rng.normal(scale=2.0, size=(n, d))
+
+    both = ("softmax_cross_entropy", "softmax_cross_entropy_grad")
+    t.define(WITHOUT)
+    with t.check("losses for small logits"):
+        compare(small(), "small logits", both[:1])
+    with t.check("gradient for small logits"):
+        compare(small(), "small logits", both[1:])
+    with t.check(
+        "losses and gradient stay finite and exact for logits of magnitude 1e4, rows far apart",
+        weight=3,
+    ):
+        compare(t.rng.normal(scale=1e4, size=(6, 5)), "logits of magnitude 1e4", both)
+        compare(_far_apart_rows(t, 9, 7), "rows far apart", both)
+    with t.check("float32 logits give float32 losses and gradient", weight=0.5):
+        compare(small().astype(np.float32), "float32 logits", both, rtol=1e-4, atol=1e-5)
+    with t.check(BASIC_OPS_CHECK, weight=0.5):
+        x, y = small()[:3], np.zeros(3, dtype=np.int64)
+        for name in both:
+            got = t.call("__ag_without", SOFTMAX_FAMILY, name, tensor(x), tensor(y))
+            tensor_of(got, f"{name}(x, y)")
+
+
+CONTRACTS["p3_label_smoothing"] = Contract(
+    core="smoothed labels for the default and a random ε",
+    promises={
+        "(1 - ε) onehot(y) + ε/d, shape (n, d), default ε = 0.1, any d ≥ 2": "smoothed labels for "
+        "the default and a random ε",
+        "a float tensor of the default float dtype": "smoothed labels are float32",
+        "the optimal logit gap as a Python float, default ε = 0.1": "optimal logit gap for the "
+        "default and a random ε",
+    },
+)
 
 
 @question(QUESTIONS, "p3_label_smoothing")
 def p3_label_smoothing(t: Tester) -> None:
-    for eps in (None, float(t.rng.uniform(0.05, 0.4))):
+    cases = []
+    for eps in (None, float(t.rng.uniform(0.05, 0.9))):
         n, d = int(t.rng.integers(3, 12)), int(t.rng.integers(2, 15))
-        y = t.rng.integers(0, d, size=n).astype(np.int64)
-        e = 0.1 if eps is None else eps
-        expected = (1 - e) * np.eye(d)[y] + e / d
-        kwargs = {} if eps is None else {"eps": eps}
-        label = "the default ε" if eps is None else f"ε = {eps:.3f}"
-        with t.check(f"smoothed labels with {label}"):
-            got = expect_tensor(
-                t.call("smooth_labels", tensor(y), d, **kwargs),
-                expected,
-                f"smooth_labels with {label}",
-                rtol=1e-6,
-                atol=1e-7,
-            )
-            expect(got.array.dtype.kind == "f", "smoothed labels should be floating point")
-        with t.check(f"optimal logit gap with {label}"):
-            gap = math.log((1 - e + e / d) / (e / d))
-            expect_number(
-                t.call("optimal_logit_gap", d, **kwargs),
-                gap,
-                f"optimal_logit_gap with {label}",
-                rtol=1e-9,
-            )
+        cases.append((eps, n, d, t.rng.integers(0, d, size=n).astype(np.int64)))
+    with t.check("smoothed labels for the default and a random ε", weight=2.5):
+        labels = []
+        for eps, _, d, y in cases:
+            e = 0.1 if eps is None else eps
+            kwargs = {} if eps is None else {"eps": eps}
+            what = "smooth_labels with the default ε" if eps is None else "smooth_labels"
+            got = t.call("smooth_labels", tensor(y), d, **kwargs)
+            labels.append(expect_tensor(got, (1 - e) * np.eye(d)[y] + e / d, what, rtol=1e-6))
+    with t.check("smoothed labels are float32", weight=0.5):
+        for got in labels:
+            expect(got.dtype == "torch.float32", f"the smoothed labels are {got.dtype}")
+    with t.check("optimal logit gap for the default and a random ε", weight=2):
+        for eps, _, d, _ in cases:
+            e = 0.1 if eps is None else eps
+            kwargs = {} if eps is None else {"eps": eps}
+            gap = t.call("optimal_logit_gap", d, **kwargs)
+            expect_python(gap, float, "optimal_logit_gap")
+            what = "optimal_logit_gap with the default ε" if eps is None else "optimal_logit_gap"
+            expect_number(gap, math.log((1 - e + e / d) / (e / d)), what, rtol=1e-9)
 
 
 # --- Problem 4 -----------------------------------------------------------------------------------
@@ -537,26 +869,82 @@ def p3_label_smoothing(t: Tester) -> None:
 
 FORMULAS = {
     "p4_mults": {
-        "forward_mults": ("nK²L", lambda n, k, L: n * k * k * L),
-        "training_mults": ("3nK²L", lambda n, k, L: 3 * n * k * k * L),
+        "forward_mults": lambda n, k, L: n * k * k * L,
+        "training_mults": lambda n, k, L: 3 * n * k * k * L,
     },
     "p4_memory": {
-        "inference_memory": ("LK² + 2nK", lambda n, k, L: L * k * k + 2 * n * k),
-        "training_memory": ("2LK² + LnK", lambda n, k, L: 2 * L * k * k + L * n * k),
+        "inference_memory": lambda n, k, L: L * k * k + 2 * n * k,
+        "training_memory": lambda n, k, L: 2 * L * k * k + L * n * k,
     },
 }
+for _qid, (_first, _core) in {p: tuple(f) for p, f in FORMULAS.items()}.items():
+    CONTRACTS[_qid] = Contract(
+        core=f"{_core} on random (n, K, L)",
+        promises={
+            f"{_first}(n, K, L) for any positive n, K, L": f"{_first} on random (n, K, L)",
+            f"{_core}(n, K, L) for any positive n, K, L": f"{_core} on random (n, K, L)",
+            "Python integers": "both return Python ints",
+        },
+    )
 
 
 def _counting_formulas(t: Tester, formulas: dict) -> None:
-    """Each function equals its formula on the same 20 random (n, K, L)."""
+    """Each function equals its formula on the same 20 random (n, K, L), the second (training)
+    one carrying half of the weight; both return Python ints."""
     shapes = [tuple(int(v) for v in t.rng.integers(1, 4096, size=3)) for _ in range(20)]
-    for name, (words, formula) in formulas.items():
-        with t.check(f"{name}(n, K, L) = {words}"):
+    for weight, (name, formula) in zip((1, 2), formulas.items(), strict=True):
+        with t.check(f"{name} on random (n, K, L)", weight=weight):
             for shape in shapes:
-                expect_number(
-                    t.call(name, *shape), formula(*shape), f"{name}(n, K, L)", integer=True
-                )
+                expect_number(t.call(name, *shape), formula(*shape), f"{name}(n, K, L)", rtol=0)
+    with t.check("both return Python ints"):
+        for name in formulas:
+            expect_python(t.call(name, *shapes[0]), int, f"{name}(n, K, L)")
 
 
 for _qid, _formulas in FORMULAS.items():
     question(QUESTIONS, _qid)(lambda t, formulas=_formulas: _counting_formulas(t, formulas))
+
+
+# --- answers and variants ------------------------------------------------------------------------
+
+# The answer of each question in the spellings a leak would use (verify.normalise makes spaces,
+# multiplication signs, `**` and Greek letters irrelevant). Where the prompt itself states the
+# formula, the answer is the reference's code.
+ANSWERS: dict[str, tuple[str, ...]] = {
+    "p1_f_true": ("torch.cos(10 * torch.sqrt(r_squared))", "torch.exp(-4 * r_squared)"),
+    "p1_weights": ("torch.randn(k_in, k_out", "math.sqrt(2 / k_in)"),
+    "p1_predict": ("X = X @ weight + bias", "torch.clamp(X, min=0.0)"),
+    "p1_train": ("torch.mean((Y_pred.reshape(-1) - Y_true.reshape(-1)) ** 2)",),
+    "p1_mnist_model": ("return self.layers(flat)",),
+    "p1_train_epoch": ("data, target = data.to(device), target.to(device)",),
+    "p1_e3_network": ("modules += [torch.nn.Linear(width, width), activation_class()]",),
+    "p1_e3_init": ("torch.nn.init.normal_(module.weight, mean=0.0, std=std)",),
+    "p1_e3_choice": ("sqrt(2)", "√2", "2**0.5", "2^(1/2)", "1.414"),
+    "p2_var_y": (
+        "dσ²/2",
+        "σ²d/2",
+        "0.5dσ²",
+        "d/2σ²",
+        r"\frac{d\sigma^2}{2}",
+        "√(2/d)",
+        "(2/d)**0.5",
+        "sqrt(2)/sqrt(d)",
+        "1/sqrt(d/2)",
+    ),
+    "p3_softmax": ("x - x.amax(dim=dim, keepdim=True)",),
+    "p3_cross_entropy": (
+        "row_max.squeeze(1) + torch.log(",
+        "stable_softmax(x, dim=1) - one_hot",
+    ),
+    "p3_label_smoothing": (
+        r"\ln 91",
+        "ln(91)",
+        "log(91",
+        "4.51",
+        "(1 - ε + ε/d) / (ε/d)",
+        "(1 - ε)d/ε",
+        "log1p((1 - eps) * d / eps)",
+    ),
+    "p4_mults": ("nK²L", "3nK²L", "nLK²", "3nLK²", "K²nL", "nKKL", "3nKKL"),
+    "p4_memory": ("LK² + 2nK", "2LK² + LnK", "2LK² + nKL", "LK(2K + n)", "LK² + 2Kn"),
+}
