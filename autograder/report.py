@@ -9,17 +9,24 @@ check lines of each test's ``output`` ("✓ name" / "✗ name: message") for the
 from __future__ import annotations
 
 import base64
-import html
 import io
 import statistics
+import textwrap
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from autograder.config import Assignment
+from autograder.results import html_text
+
+FIGURE_WIDTH = 7.0
+"""Inches at 100 dpi: 700 px, within the page's 60em and a printed A4 page's width."""
+LABEL_CHARS = 38
+"""Characters per line of a bar label; longer labels wrap between words, never cut."""
 
 
 @dataclass(frozen=True)
@@ -155,19 +162,24 @@ def _png(fig: Figure) -> str:
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
+def _wrap(label: str) -> str:
+    return "\n".join(textwrap.wrap(label, LABEL_CHARS, break_long_words=False)) or label
+
+
 def _histogram(s: Summary) -> Figure:
-    fig = Figure(figsize=(7, 3.5))
+    fig = Figure(figsize=(FIGURE_WIDTH, 3.5))
     ax = fig.subplots()
     bins = max(1, min(31, int(s.possible) + 1))
     ax.hist(s.totals, bins=bins, range=(0, s.possible), color="#4477aa", edgecolor="white")
     ax.set_xlabel(f"total score (of {s.possible:g})")
     ax.set_ylabel("submissions")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_title(f"Total scores of the {s.graded} graded submissions")
     return fig
 
 
 def _pass_rates(s: Summary) -> Figure:
-    fig = Figure(figsize=(7, 0.35 * len(s.questions) + 1.2))
+    fig = Figure(figsize=(FIGURE_WIDTH, 0.35 * len(s.questions) + 1.2))
     ax = fig.subplots()
     names = [q.id for q in s.questions][::-1]
     ax.barh(names, [100 * q.pass_rate for q in s.questions][::-1], color="#228833")
@@ -186,21 +198,25 @@ def _pass_rates(s: Summary) -> Figure:
 
 def _failures(s: Summary, top: int) -> Figure:
     common = s.failures.most_common(top)
-    fig = Figure(figsize=(8, 0.3 * len(common) + 1.2))
+    labels = [_wrap(f"{q}: {c}") for (q, c), _ in common][::-1]
+    lines = sum(label.count("\n") + 1 for label in labels)
+    fig = Figure(figsize=(FIGURE_WIDTH, 0.2 * lines + 0.12 * len(labels) + 1.2))
     ax = fig.subplots()
-    labels = [f"{q}: {c}"[:70] for (q, c), _ in common][::-1]
-    ax.barh(labels, [n for _, n in common][::-1], color="#cc6677")
+    ax.barh(range(len(labels)), [n for _, n in common][::-1], color="#cc6677")
+    ax.set_yticks(range(len(labels)), labels, fontsize="small")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("graded submissions failing the check")
     ax.set_title(f"The {len(common)} most failed hidden checks")
     return fig
 
 
 def _timings(s: Summary) -> Figure:
-    fig = Figure(figsize=(7, 3))
+    fig = Figure(figsize=(FIGURE_WIDTH, 3))
     ax = fig.subplots()
     ax.hist(s.seconds, bins=20, color="#aa7744", edgecolor="white")
     ax.set_xlabel("grading time of one submission (s, its sandbox included)")
     ax.set_ylabel("submissions")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     return fig
 
 
@@ -213,7 +229,7 @@ def report_html(
     top: int = 25,
 ) -> str:
     """A self-contained HTML page: the summary, the plots (embedded PNGs), the failing rows."""
-    esc = html.escape
+    esc = html_text
     figures = [("Total scores", _histogram(s)), ("Pass rate per question", _pass_rates(s))]
     if s.failures:
         figures.append(("Common mistakes (failed hidden checks)", _failures(s, top)))
@@ -221,10 +237,14 @@ def report_html(
         figures.append(("Timings", _timings(s)))
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>",
         f"<title>{esc(assignment.id)}: grading report</title>",
-        "<style>body{font-family:sans-serif;max-width:60em;margin:auto}"
-        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px}"
-        "td.n{text-align:right}</style></head><body>",
+        "<style>body{font-family:sans-serif;max-width:60em;margin:auto;padding:0 1em}"
+        "img{max-width:100%;height:auto}pre{overflow-x:auto}"
+        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px;"
+        "overflow-wrap:anywhere}td.n{text-align:right}"
+        "@media print{body{max-width:none}h2{break-after:avoid}img{break-inside:avoid}}"
+        "</style></head><body>",
         f"<h1>{esc(assignment.title)}</h1>",
         f"<pre>{esc(summary_table(s))}</pre>",
     ]

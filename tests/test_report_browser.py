@@ -1,0 +1,134 @@
+"""report.html and the written-answer pages in a real headless browser (Debian's chromium): at a
+laptop's width, a small window's and about a printed page's, nothing is wider than the window.
+
+The page's own layout is measured by the browser (``scrollWidth`` against ``clientWidth``, and
+the right edge of every image), not by comparing pixels. Skipped only when no chromium is
+installed (CI installs it: ``.ci/run``).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import random
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from autograder.report import _failures, report_html, summarize
+from autograder.written import render_text
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)"
+)
+WIDTHS = (1280, 800, 600)
+"""A laptop, a small window, and about the width of a printed A4 page (96 dpi, margins off)."""
+
+PROBE = """<script>
+addEventListener("load", () => {
+  const root = document.documentElement;
+  const rights = [...document.images].map((i) => i.getBoundingClientRect().right);
+  document.body.dataset.probe = JSON.stringify({
+    scroll: root.scrollWidth, client: root.clientWidth,
+    images: rights.length, right: Math.max(0, ...rights),
+    broken: [...document.images].filter((i) => !i.complete || i.naturalWidth === 0).length,
+  });
+});
+</script>"""
+
+
+def measure(page: str, width: int, tmp_path: Path) -> dict:
+    """Load ``page`` in headless chromium at ``width`` px and return what the probe measured."""
+    path = tmp_path / f"page-{width}.html"
+    path.write_text(page.replace("</body>", PROBE + "</body>"), encoding="utf-8")
+    proc = subprocess.run(
+        [
+            CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
+            "--disable-background-networking", "--disable-component-update", "--no-first-run",
+            f"--user-data-dir={tmp_path / 'profile'}", f"--window-size={width},900",
+            "--virtual-time-budget=10000", "--dump-dom", path.as_uri(),
+        ],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    probe = next(
+        (line for line in proc.stdout.splitlines() if "data-probe=" in line), None
+    )
+    assert probe is not None, f"the probe did not run: {proc.stderr[-2000:]}"
+    return json.loads(html.unescape(probe.split('data-probe="', 1)[1].split('"', 1)[0]))
+
+
+LONG_CHECKS = [
+    "the trained network classifies the held-out digits at least as well as a linear model",
+    "gradients_of_every_parameter_are_finite_after_one_optimisation_step_on_a_batch",
+    "returns a tensor of the right shape",
+    "softmax of large logits stays finite (no overflow) and sums to one along the last axis",
+]
+
+
+def class_results(ex08, n: int = 40) -> list[dict]:
+    """Results of ``n`` submissions with long failed-check names and varied scores."""
+    rng = random.Random(7)
+    results = []
+    for i in range(n):
+        tests = []
+        for q in ex08.graded:
+            failed = rng.sample(LONG_CHECKS, rng.randint(0, 2))
+            lines = [f"✓ {c}" for c in LONG_CHECKS if c not in failed]
+            lines += [f"✗ {c}: wrong value" for c in failed]
+            score = q.points * (1 - len(failed) / 2)
+            tests.append(
+                {"name": q.id, "score": score, "max_score": q.points, "output": "\n".join(lines)}
+            )
+        results.append(
+            {
+                "score": sum(t["score"] for t in tests),
+                "execution_time": 5 + rng.random() * 20,
+                "tests": tests,
+                "extra_data": {"status": "graded" if i % 9 else "error", "reason": "x" * 400},
+            }
+        )
+    return results
+
+
+@pytest.fixture(scope="module")
+def report(ex08) -> str:
+    results = class_results(ex08)
+    rows = [
+        {"submission": f"s{i}", "status": r["extra_data"]["status"], "reason": "y" * 500}
+        for i, r in enumerate(results)
+    ]
+    return report_html(ex08, summarize(ex08, results), rows, wall_seconds=123.0)
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_report_fits_the_window(report, width, tmp_path):
+    got = measure(report, width, tmp_path)
+    assert got["images"] == 4 and got["broken"] == 0
+    assert got["scroll"] <= got["client"], got
+    assert got["right"] <= got["client"], got
+
+
+def test_count_axes_have_integer_ticks_and_labels_are_whole(ex08):
+    summary = summarize(ex08, class_results(ex08, n=3))
+    ax = _failures(summary, top=25).axes[0]
+    assert all(float(t).is_integer() for t in ax.get_xticks())
+    labels = [t.get_text().replace("\n", " ") for t in ax.get_yticklabels()]
+    for check in LONG_CHECKS:
+        assert any(label.endswith(check) for label in labels), check
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_page_of_written_answers_with_math_fits_the_window(ex08, width, tmp_path):
+    from autograder.written import _page
+
+    display = r"\sum_{i=1}^{n} \frac{\partial L}{\partial w_i} x_i + " + " + ".join(
+        rf"\alpha_{{{i}}} \beta_{{{i}}}" for i in range(12)
+    )
+    answer = f"Long display math $${display}$$ and inline $\\mathbb E[x^2]$ and {'x' * 300}. " * 3
+    page = _page("t", f'<div class="answer">{render_text(answer)}</div>')
+    got = measure(page, width, tmp_path)
+    assert got["images"] == 6 and got["broken"] == 0
+    assert got["scroll"] <= got["client"] and got["right"] <= got["client"], got
