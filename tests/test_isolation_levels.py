@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_sandbox import READ_ATTEMPTS, secret_dir  # noqa: F401 - a fixture
 
 ROOT = Path(__file__).resolve().parent.parent
 IS_ROOT = os.geteuid() == 0
@@ -248,3 +249,55 @@ def test_a_refused_submission_gets_results_saying_why() -> None:
     assert "isolation level 'none'" in results["extra_data"]["reason"]
     assert "Not graded: the grader refused to run student code here" in results["output"]
     assert all("Not graded" in t["output"] for t in results["tests"] if t.get("max_score"))
+
+
+NOBODY_SCRIPT = textwrap.dedent("""
+    import json, os, sys, time
+    from autograder.sandbox import Limits, Sandbox
+    secret, read_attempts = sys.argv[1], sys.argv[2]
+    limits = Limits(memory_mb=1024, processes=16, cell_seconds=10, call_seconds=10, disk_mb=16)
+    def mine():  # host pids of nobody's live (not zombie) processes other than this one
+        pids = set()
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                status = open(f"/proc/{pid}/status").read()
+                if (os.stat(f"/proc/{pid}").st_uid == os.getuid() and int(pid) != os.getpid()
+                        and "(zombie)" not in status):
+                    pids.add(int(pid))
+            except OSError:
+                pass
+        return pids
+    sb = Sandbox(limits=limits, preload=("numpy",), hide=[secret])
+    cells = sb.exec_cells([read_attempts, (
+        "import ctypes, os, time\\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\\n"
+        f"umounted = libc.umount2({secret!r}.encode(), 2) == 0\\n"
+        "uid = os.getuid()\\n"
+        "if os.fork() == 0:\\n"
+        "    os.setsid()\\n"
+        "    time.sleep(30)\\n"
+        "    os._exit(0)\\n")])
+    out = {"isolation": sb.isolation, "cells": [c.status for c in cells],
+           "read": sb.request({"op": "call", "name": "attempt", "args": [secret + "/hidden.py"]}),
+           "umounted": sb.request({"op": "get", "name": "umounted"}),
+           "uid": sb.request({"op": "get", "name": "uid"})}
+    before = mine()
+    sb.close()
+    time.sleep(0.5)
+    out["sandbox_pids_before"] = len(before)
+    out["left_after_close"] = sorted(before & mine())
+    print(json.dumps(out))
+    """)
+
+
+def test_the_userns_level_hides_paths_and_leaves_no_process(secret_dir: Path) -> None:  # noqa: F811
+    """As a plain user: a user namespace; the hidden folder stays hidden even inside an exposed
+    one, mounts cannot be undone, and close() kills a detached grandchild."""
+    out = in_level("userns", NOBODY_SCRIPT, str(secret_dir / "tests"), READ_ATTEMPTS)
+    assert out["isolation"] == "userns"
+    assert out["cells"] == ["ok", "ok"]
+    assert out["read"][0] == "error" and out["umounted"] is False
+    assert out["uid"] == 1000
+    assert out["sandbox_pids_before"] >= 4  # launcher, init, runner, detached grandchild
+    assert out["left_after_close"] == []
+    assert "SECRET" not in json.dumps(out)

@@ -11,16 +11,18 @@ import math
 import os
 import shutil
 import socket
-import subprocess
 import sys
 import tempfile
 import textwrap
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from autograder.sandbox import (
     Crashed,
@@ -33,11 +35,13 @@ from autograder.sandbox import (
     StudentError,
     TensorValue,
     Timeout,
+    _runner,
     criterion,
     loader,
     optimizer,
     sequential,
     tensor,
+    wire,
 )
 from autograder.sandbox.sandbox import BASE_UID
 
@@ -115,6 +119,14 @@ def test_the_child_starts_isolated_as_an_unprivileged_user(box: Sandbox) -> None
     assert ident["caps"] == "0000000000000000"
     assert ident["no_new_privs"] == "1"
     assert ident["torch_threads"] == 1
+    assert ident["seccomp"] == "2"  # a filter is installed
+    assert ident["hostname"] == "sandbox"  # a UTS namespace
+    # hidepid=2: only the child's own processes exist; the init's command line (the jail)
+    # is out of sight, and no host staging path shows in the mounts
+    assert ident["processes"] == [ident["pid"]]
+    assert ident["cmdline_of_1"] == "FileNotFoundError"
+    assert "agsbx-" not in ident["mountinfo"]
+    assert "hidepid=invisible" in ident["mountinfo"]
 
 
 def test_plain_values_round_trip_exactly(box: Sandbox) -> None:
@@ -593,11 +605,18 @@ FORGE = textwrap.dedent("""
         elif kind == "big":
             import numpy
             return numpy.zeros(2**20)
+        elif kind == "json_flood":  # 3 MiB: under reply_mb (4), over the JSON part's own cap
+            return [{}] * (3 * 2**20 // 4)
+        elif kind == "lying_header":  # a header that promises more data than is sent
+            body = b'{"status": "ok", "value": {"$nd": 1}}'
+            header = b"{'descr': '<f8', 'fortran_order': False, 'shape': (1000000000,), }"
+            blob = b"\\x93NUMPY\\x01\\x00" + struct.pack("<H", len(header)) + header + bytes(8)
+            os.write(REP, b"AGS1" + struct.pack("<IQQ", 2, len(body), len(blob)) + body + blob)
         return 1
     """)
 
 
-@pytest.mark.parametrize("kind", ["huge", "garbage", "pickle", "big"])
+@pytest.mark.parametrize("kind", ["huge", "garbage", "pickle", "big", "json_flood", "lying_header"])
 def test_forged_or_oversized_replies_are_protocol_errors(kind: str) -> None:
     with small(15) as sb:
         assert sb.exec_cells([FORGE])[0].status == "ok"
@@ -615,89 +634,117 @@ def test_a_child_that_exits_mid_request_is_crashed() -> None:
             sb.request({"op": "call", "name": "die"})
 
 
-# -- the non-root path ------------------------------------------------------------------------
+# -- what crosses back: always encodable text, bounded, and a stopped child still times out -----
 
 
-NOBODY_SCRIPT = textwrap.dedent("""
-    import json, os, sys, time
-    from autograder.sandbox import Limits, Sandbox
-    secret, read_attempts = sys.argv[1], sys.argv[2]
-    limits = Limits(memory_mb=1024, processes=16, cell_seconds=10, call_seconds=10, disk_mb=16)
-    def mine():  # host pids of nobody's live (not zombie) processes other than this one
-        pids = set()
-        for pid in filter(str.isdigit, os.listdir("/proc")):
-            try:
-                status = open(f"/proc/{pid}/status").read()
-                if (os.stat(f"/proc/{pid}").st_uid == os.getuid() and int(pid) != os.getpid()
-                        and "(zombie)" not in status):
-                    pids.add(int(pid))
-            except OSError:
-                pass
-        return pids
-    sb = Sandbox(limits=limits, preload=("numpy",), hide=[secret])
-    cells = sb.exec_cells([read_attempts, (
-        "import ctypes, os, time\\n"
-        "libc = ctypes.CDLL(None, use_errno=True)\\n"
-        f"umounted = libc.umount2({secret!r}.encode(), 2) == 0\\n"
-        "uid = os.getuid()\\n"
-        "if os.fork() == 0:\\n"
-        "    os.setsid()\\n"
-        "    time.sleep(30)\\n"
-        "    os._exit(0)\\n")])
-    out = {"isolation": sb.isolation, "cells": [c.status for c in cells],
-           "read": sb.request({"op": "call", "name": "attempt", "args": [secret + "/hidden.py"]}),
-           "umounted": sb.request({"op": "get", "name": "umounted"}),
-           "uid": sb.request({"op": "get", "name": "uid"})}
-    before = mine()
-    sb.close()
-    time.sleep(0.5)
-    out["sandbox_pids_before"] = len(before)
-    out["left_after_close"] = sorted(before & mine())
-    print(json.dumps(out))
-    """)
+ANY_TEXT = st.text(st.characters(blacklist_categories=()), max_size=40)
+"""Any code points, lone surrogates (category Cs) included."""
 
 
-@pytest.mark.skipif(not IS_ROOT, reason="needs root to build a view where nobody can run python")
-def test_the_non_root_path_uses_a_user_namespace(secret_dir: Path) -> None:
-    """Run a sandbox from a process that setuid's to nobody (65534).
+def _strings(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in (*_strings(k), *_strings(v))]
+    if isinstance(value, list | tuple):
+        return [s for v in value for s in _strings(v)]
+    if isinstance(value, OpaqueValue):
+        return [value.type, value.repr]
+    return []
 
-    The interpreter may live under /root (pyenv; mode 700, which nobody cannot traverse): the
-    harness first covers /root, in a private mount namespace, with a tmpfs holding read-only
-    binds of just the interpreter's folders.
-    """
-    harness = textwrap.dedent(f"""
-        import os, sys
-        sys.path.insert(0, {str(ROOT)!r})
-        from autograder.sandbox import _jail
-        from autograder.sandbox.sandbox import _interpreter_paths
-        _jail.unshare(_jail.CLONE_NEWNS)
-        _jail.mount(None, "/", None, _jail.MS_REC | _jail.MS_PRIVATE)
-        needed = [p for p in _interpreter_paths() if p.startswith("/root/")]
-        fds = [os.open(p, os.O_PATH) for p in needed]
-        _jail.mount("tmpfs", "/root", "tmpfs", 0, "mode=755")
-        for path, fd in zip(needed, fds):
-            os.makedirs(path, exist_ok=True)
-            _jail.bind_readonly("/proc/self/fd/%d" % fd, path)
-        os.setgroups([]); os.setgid(65534); os.setuid(65534)
-        os.chdir({str(ROOT)!r})
-        os.execv(sys.executable, [sys.executable, "-c", {NOBODY_SCRIPT!r},
-                                  {str(secret_dir / "tests")!r}, {READ_ATTEMPTS!r}])
-    """)
-    run = subprocess.run(
-        [sys.executable, "-c", harness],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT)},
-    )
-    if run.returncode != 0 and "unshare" in run.stderr and "Operation not permitted" in run.stderr:
-        pytest.skip("no user namespaces for nobody here")
-    assert run.returncode == 0, run.stderr[-3000:]
-    out = json.loads(run.stdout.strip().splitlines()[-1])
-    assert out["isolation"] == "userns"
-    assert out["cells"] == ["ok", "ok"]
-    assert out["read"][0] == "error" and out["umounted"] is False
-    assert out["uid"] == 1000
-    assert out["sandbox_pids_before"] >= 4  # launcher, init, runner, detached grandchild
-    assert out["left_after_close"] == []
-    assert "SECRET" not in run.stdout
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(texts=st.lists(ANY_TEXT, min_size=1, max_size=4))
+def test_every_decoded_string_is_encodable_and_otherwise_unchanged(texts: list[str]) -> None:
+    """The child's own encoder (JSON escapes lone surrogates) and the trusted decoder: what comes
+    out is valid UTF-8, with each lone surrogate replaced by U+FFFD and nothing else changed."""
+    value = {t: [t, (t,), {"$x": t}] for t in texts}
+    body = {"status": "error", "type": texts[0], "message": texts[-1], "value": value}
+    decoded = wire.decode(_runner.encode(body))
+    for text in _strings(decoded):
+        text.encode("utf-8")  # never raises
+    expected = {wire.clean_text(t) for t in texts}
+    assert set(decoded["value"]) == expected
+    assert decoded["type"] == wire.clean_text(texts[0])
+    assert all(c == "\ufffd" or not 0xD800 <= ord(c) <= 0xDFFF for c in "".join(texts))
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(blob=st.binary(max_size=200))
+def test_arbitrary_reply_bytes_decode_to_encodable_text_or_a_protocol_error(blob: bytes) -> None:
+    for json_part in (blob, b'{"status": "ok", "value": "' + blob + b'"}'):
+        try:
+            decoded = wire.decode([json_part])
+        except ProtocolError:
+            continue
+        for text in _strings(decoded):
+            text.encode("utf-8")
+
+
+def test_lone_surrogates_from_student_code_never_leave_the_sandbox_api() -> None:
+    with small(17) as sb:
+        cells = sb.exec_cells(
+            [
+                "import sys\nsys.stdout.buffer.write(b'bad \\xff\\xfe bytes\\n')\n"
+                "print('lone \\ud800 surrogate', file=sys.stderr)",
+                "raise ValueError('cell \\udfff')",
+                "class Odd:\n    def __repr__(self):\n        return 'repr \\udc80'\n"
+                "def boom():\n    raise RuntimeError('call \\ud800')\n"
+                "def odd():\n    return {'key \\ud801': ['v \\udbff', Odd()]}",
+            ]
+        )
+        with pytest.raises(StudentError) as info:
+            sb.request({"op": "call", "name": "boom"})
+        value = sb.request({"op": "call", "name": "odd"})
+        texts = [
+            *(c.message for c in cells),
+            info.value.type_name,
+            info.value.message,
+            info.value.traceback_text,
+            *_strings(value),
+            sb.output(),
+        ]
+    for text in texts:
+        text.encode("utf-8")
+    assert cells[1].message == "ValueError: cell \ufffd (line 1)"
+    assert "call \ufffd" in info.value.message
+    assert value == {"key \ufffd": ["v \ufffd", OpaqueValue("__main__.Odd", "repr \ufffd")]}
+    assert "bad \ufffd\ufffd bytes" in texts[-1]
+
+
+def test_a_stopped_child_still_hits_its_wall_limit() -> None:
+    """SIGSTOP (or a tracer that never resumes it) does not stop the clock: the request times
+    out on the wall clock and the child is killed."""
+    with small(18) as sb:
+        sb.exec_cells(
+            ["import os, signal\ndef freeze():\n    os.kill(os.getpid(), signal.SIGSTOP)"]
+        )
+        began = time.monotonic()
+        with pytest.raises(Timeout):
+            sb.request({"op": "call", "name": "freeze"}, timeout=2)
+        assert time.monotonic() - began < 2 + 5
+        assert not sb.alive
+        results = sb.exec_cells(
+            ["import os, signal\nos.kill(os.getpid(), signal.SIGSTOP)", "a = 1"]
+        )
+        assert [r.status for r in results] == ["timeout", "ok"]
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="a cgroup per sandbox needs root (or delegation)")
+def test_memfds_are_bounded_by_the_cgroup() -> None:
+    """Pages written to memfds count against no rlimit (RLIMIT_AS sees only mappings; each memfd
+    is under RLIMIT_FSIZE): the sandbox's cgroup (memory_mb + disk_mb = 528 MiB here) stops
+    3 GiB of them, as 48 memfds of 64 MiB."""
+    limits = replace(SMALL, memory_mb=512, file_size_mb=64, open_files=256)
+    with Sandbox(limits=limits, slot=19, preload=("numpy",)) as sb:
+        assert sb._cgroup is not None, "this host allows cgroups: the sandbox must make one"
+        results = sb.exec_cells(
+            [
+                "import os\nchunk = b'x' * 2**24\nfds = []\nfor _ in range(48):\n"
+                "    fds.append(os.memfd_create('hoard'))\n"
+                "    for _ in range(4):\n        os.write(fds[-1], chunk)",
+                "ok = 1",
+            ]
+        )
+        assert results[0].status == "crashed" and "SIGKILL" in results[0].message, results
+        assert results[1].status == "ok"

@@ -70,14 +70,6 @@ class Cgroup:
                 except OSError:  # EBUSY while the last tasks exit
                     time.sleep(0.01)
 
-    def peak_bytes(self) -> int | None:
-        """Peak memory of the cgroup so far (v1 ``max_usage_in_bytes``, v2 ``memory.peak``)."""
-        for folder in self.folders:
-            for name in ("memory.max_usage_in_bytes", "memory.peak"):
-                with contextlib.suppress(OSError, ValueError):
-                    return int((folder / name).read_text())
-        return None
-
 
 def create(name: str, memory_bytes: int, pids: int) -> Cgroup | None:
     """A fresh cgroup ``name`` under this process's own, with the limits set; None if the host

@@ -17,7 +17,21 @@ def identity():
         "caps": status["CapEff"].strip(),
         "no_new_privs": status["NoNewPrivs"].strip(),
         "torch_threads": torch.get_num_threads(),
+        "seccomp": status["Seccomp"].strip(),
+        "hostname": os.uname().nodename,
+        "processes": sorted(int(p) for p in os.listdir("/proc") if p.isdigit()),
+        "pid": os.getpid(),
+        "cmdline_of_1": _read("/proc/1/cmdline"),
+        "mountinfo": _read("/proc/self/mountinfo"),
     }
+
+
+def _read(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode(errors="replace")
+    except OSError as exc:
+        return type(exc).__name__
 
 
 PLAIN = {
