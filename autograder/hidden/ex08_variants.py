@@ -427,6 +427,8 @@ MISTAKES: dict[str, tuple[str, ...]] = {
         "def training_mults(n, K, L):\n    return 3 * n * K * K * L / 1",
         "def forward_mults(n, K, L):\n    return K ** 3 * L",
         "def training_mults(n, K, L):\n    return 3 * n * K * K * L + 1",
+        # a numpy integer where the prompt asks for a Python int
+        "def forward_mults(n, K, L):\n    return np.int64(n) * K * K * L",
     ),
     "p4_memory": (
         "def inference_memory(n, K, L):\n    return L * K * K + n * K",
@@ -435,6 +437,7 @@ MISTAKES: dict[str, tuple[str, ...]] = {
         "def inference_memory(n, K, L):\n    return L * K * K",
         "def training_memory(n, K, L):\n    return (2 * L * K * K + L * n * K) / 1",
         "def training_memory(n, K, L):\n    return 2 * L * K * K + 2 * L * n * K",
+        "def inference_memory(n, K, L):\n    return np.int64(L) * K * K + 2 * n * K",
     ),
 }
 

@@ -1265,7 +1265,9 @@ scale_factor = 2**0.5  # SOLUTION
 # %%
 def test_p1_e3_choice_values(activation, scale_factor):
     assert activation == "relu", "set activation to the string 'relu'"
-    assert isinstance(scale_factor, (int, float)), "scale_factor should be a number"
+    assert isinstance(scale_factor, (int, float)) and not isinstance(scale_factor, bool), (
+        "scale_factor should be a number (int or float)"
+    )
     assert 1.0 < scale_factor < 2.0, "the factor lies between 1 (vanishes) and 2 (explodes)"
 
 
@@ -1421,9 +1423,11 @@ def relu_sigma(d: int) -> float:
 # %%
 def test_p2_var_y_formula(var_y, relu_sigma):
     assert abs(var_y(8, 1.0) - 4.0) < 1e-9, f"var_y(8, 1.0) = {var_y(8, 1.0)}, check your formula"
-    assert abs(var_y(128, 0.25) - 4.0) < 1e-9, "var_y must grow with d·σ²"
+    assert abs(var_y(128, 0.25) - 4.0) < 1e-9, f"var_y(128, 0.25) = {var_y(128, 0.25)}"
     assert abs(relu_sigma(2) - 1.0) < 1e-9, f"relu_sigma(2) = {relu_sigma(2)}"
     assert abs(var_y(50, relu_sigma(50)) - 1.0) < 1e-9, "relu_sigma(d) should give Var[y] = 1"
+    assert isinstance(var_y(8, 1.0), float), "var_y should return a Python float"
+    assert isinstance(relu_sigma(2), float), "relu_sigma should return a Python float"
 
 
 # %% [raw]
@@ -1670,16 +1674,18 @@ def optimal_logit_gap(d: int, eps: float = 0.1) -> float:
 
 # %%
 def test_p3_label_smoothing_values(smooth_labels, optimal_logit_gap):
-    import math
-
     import torch
 
     targets = smooth_labels(torch.tensor([2, 0]), 4, eps=0.2)
     expected = torch.tensor([[0.05, 0.05, 0.85, 0.05], [0.85, 0.05, 0.05, 0.05]])
     assert targets.shape == (2, 4), f"expected shape (2, 4), got {tuple(targets.shape)}"
     assert torch.allclose(targets, expected), f"smoothed labels {targets} != {expected}"
+    assert targets.dtype == torch.float32, "smoothed labels have the default float dtype"
     gap = optimal_logit_gap(10, 0.1)
-    assert abs(gap - math.log(91.0)) < 1e-9, f"optimal_logit_gap(10, 0.1) = {gap}, not ln 91"
+    assert isinstance(gap, float), "optimal_logit_gap should return a Python float"
+    # at the optimum, the softmax of logits (gap, 0, ..., 0) is the smoothed target of the label
+    probability = torch.softmax(torch.tensor([gap] + [0.0] * 9, dtype=torch.float64), 0)[0]
+    assert abs(float(probability) - (0.9 + 0.1 / 10)) < 1e-9, "the gap is not optimal"
 
 
 # %% [raw]
