@@ -44,7 +44,7 @@ import autograder
 from autograder.config import CONFIG_NAME, Assignment, find_assignment
 from autograder.results import write_json
 from autograder.sandbox.sandbox import BASE_UID as SANDBOX_UID
-from autograder.submission import SubmissionError
+from autograder.submission import Submission, SubmissionError, load_submission
 from autograder.written import WrittenAnswer, read_written
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,8 @@ DEADLINE_SECONDS = 540.0
 """Grading stops (with a valid results.json saying so) before Gradescope's default 10 minutes."""
 SANDBOX_USER = "ag-sandbox"
 """Name given in setup.sh to the sandbox's slot-0 uid (``SANDBOX_UID``)."""
+MAX_LISTED = 10
+"""How many of the uploaded files a receipt names."""
 MINIFORGE = "/root/miniforge3"
 """Where otter's setup.sh installs Miniforge (its run_autograder hard-codes it too)."""
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
@@ -343,6 +345,23 @@ def find_submission(folder: Path, notebook: str) -> Path:
     (a link could point at the hidden tests). Preference: ``notebook`` by name (the shallowest),
     then the only ``.ipynb``, then the only ``.zip``.
     """
+    files = submitted_files(folder)
+    exact = sorted((p for p in files if p.name == notebook), key=lambda p: len(p.parts))
+    if exact and (len(exact) == 1 or len(exact[0].parts) < len(exact[1].parts)):
+        return exact[0]
+    for suffix in (".ipynb", ".zip"):
+        found = [p for p in files if p.suffix == suffix]
+        if len(found) == 1:
+            return found[0]
+        if len(found) > 1:
+            names = listing(folder, found)
+            raise SubmissionError(f"more than one {suffix} file in the submission ({names})")
+    names = listing(folder, files)
+    raise SubmissionError(f"no notebook found in the submission (it holds {names})")
+
+
+def submitted_files(folder: Path) -> list[Path]:
+    """The plain files under ``folder`` (no links, no hidden or ``__MACOSX`` folders), sorted."""
     files: list[Path] = []
     for dirpath, dirnames, filenames in os.walk(folder):
         dirnames[:] = sorted(
@@ -352,20 +371,21 @@ def find_submission(folder: Path, notebook: str) -> Path:
             path = Path(dirpath) / name
             if not path.is_symlink() and path.is_file():
                 files.append(path)
-    exact = sorted((p for p in files if p.name == notebook), key=lambda p: len(p.parts))
-    if exact and (len(exact) == 1 or len(exact[0].parts) < len(exact[1].parts)):
-        return exact[0]
-    for suffix in (".ipynb", ".zip"):
-        found = [p for p in files if p.suffix == suffix]
-        if len(found) == 1:
-            return found[0]
-        if len(found) > 1:
-            names = ", ".join(p.relative_to(folder).as_posix() for p in found[:5])
-            raise SubmissionError(f"more than one {suffix} file in the submission ({names})")
-    listing = ", ".join(p.relative_to(folder).as_posix() for p in files[:5]) or "nothing"
-    raise SubmissionError(
-        f"no notebook found in the submission (it holds {listing}). Upload the zip written by the "
-        f"notebook's last cell (grader.export()), or {notebook} itself."
+    return files
+
+
+def listing(folder: Path, files: Sequence[Path], limit: int = MAX_LISTED) -> str:
+    """``a.ipynb, data/b.csv and 3 more``: the files' paths under ``folder``."""
+    names = [p.relative_to(folder).as_posix() for p in files]
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return (", ".join(names[:limit]) + more) or "nothing"
+
+
+def upload_advice(notebook: str) -> str:
+    """What a student should upload, in Jupyter and on Colab."""
+    return (
+        "Upload the zip written by the notebook's last cell in Jupyter (grader.export()), or the "
+        f"notebook {notebook} itself (on Colab: File → Download → Download .ipynb)."
     )
 
 
@@ -460,28 +480,123 @@ def failure_results(assignment: Assignment | None, message: str, started: float)
     }
 
 
-def for_gradescope(results: Mapping[str, Any], written: Sequence[WrittenAnswer]) -> dict[str, Any]:
-    """The grader's results as Gradescope gets them: the written answers appended, the seed of
-    the hidden inputs dropped, and the autograder's own stdout (our log) hidden."""
+def for_gradescope(
+    results: Mapping[str, Any], written: Sequence[WrittenAnswer], receipt: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The grader's results as Gradescope gets them: the receipt first, the written answers
+    appended, the seed of the hidden inputs dropped, and the autograder's own stdout (our log)
+    hidden."""
     out = dict(results)
     out["extra_data"] = {k: v for k, v in results.get("extra_data", {}).items() if k != "seed"}
     out["stdout_visibility"] = "hidden"
-    out["tests"] = [*results.get("tests", []), *written_tests(written)]
+    out["tests"] = [dict(receipt), *results.get("tests", []), *written_tests(written)]
     return out
 
 
+SCORE_SHOWN = {
+    "visible": "Your score is shown below.",
+    "after_due_date": "Your score will be shown after the due date.",
+    "after_published": "Your score will be shown when the course staff publish the grades.",
+    "hidden": "Your score is not shown here; the course staff will tell you.",
+}
+
+
+def _receipt(name: str, lines: Sequence[str], *, ok: bool) -> dict[str, Any]:
+    return {
+        "name": name,
+        "score": 0,
+        "max_score": 0,
+        "status": "passed" if ok else "failed",
+        "output": "\n".join(lines),
+        "output_format": "text",
+        "visibility": "visible",
+    }
+
+
+def not_graded_receipt(
+    assignment: Assignment, folder: Path, files: Sequence[Path], reason: str
+) -> dict[str, Any]:
+    """The visible entry of an upload that could not be graded: why, and what to upload."""
+    lines = [
+        f"Not graded: {reason.rstrip('.')}.",
+        f"Files received: {listing(folder, files)}.",
+        upload_advice(assignment.notebook) + " Then submit again.",
+    ]
+    return _receipt("Submission not graded: please resubmit", lines, ok=False)
+
+
+def received_receipt(
+    assignment: Assignment,
+    folder: Path,
+    files: Sequence[Path],
+    submission: Submission,
+    results: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The visible entry of a graded upload: what was graded (file, SHA-256 prefix, cells that
+    failed to run) and when the score appears; or, if grading was refused, why."""
+    extra = results.get("extra_data", {})
+    if extra.get("status") == "refused":
+        return _receipt(
+            "Submission not graded",
+            [
+                "Not graded: the grader could not run here, a problem on the course's side rather "
+                "than with your upload. Please tell the course staff.",
+                f"Files received: {listing(folder, files)}.",
+            ],
+            ok=False,
+        )
+    path = submission.path
+    graded = path.relative_to(folder).as_posix()
+    if path.suffix == ".zip":
+        graded += f" (the notebook {assignment.notebook} inside it)"
+    elif path.name != assignment.notebook:
+        graded += f" (named differently from {assignment.notebook}; graded as the only notebook)"
+    lines = [
+        f"Received and graded: {graded}, SHA-256 {submission.sha256[:16]}…",
+        f"Files received: {listing(folder, files)}.",
+    ]
+    cells = submission.cells
+    failed = [
+        (index, status)
+        for index, status in enumerate(extra.get("cells", [])[: len(cells)])
+        if status != "ok"
+    ]
+    if failed:
+        lines.append(
+            f"{len(failed)} of the {len(cells)} graded code cells failed to run (demo cells are "
+            "skipped; grading went on without the failed ones):"
+        )
+        for index, status in failed[:MAX_LISTED]:
+            first = next((line.strip() for line in cells[index].splitlines() if line.strip()), "")
+            lines.append(f"- graded code cell {index + 1} ({status}), starting: {first[:80]}")
+    else:
+        lines.append(f"All {len(cells)} graded code cells ran (demo cells are skipped).")
+    lines.append(SCORE_SHOWN.get(assignment.visibility.tests, SCORE_SHOWN["after_published"]))
+    return _receipt("Submission received", lines, ok=True)
+
+
 def grade(assignment: Assignment, root: Path) -> dict[str, Any]:
-    """Grade ``root/submission`` (the child never sees anything under ``root``)."""
+    """Grade ``root/submission`` (the child never sees anything under ``root``); the results
+    start with a visible receipt of what was received."""
     from autograder.grading import grade_submission, ungraded_results
 
     started = time.monotonic()
+    folder = root / "submission"
+    files = submitted_files(folder)
     try:
-        path = find_submission(root / "submission", assignment.notebook)
+        path = find_submission(folder, assignment.notebook)
+        submission = load_submission(
+            path, notebook_name=assignment.notebook, assignment_id=assignment.id
+        )
     except SubmissionError as exc:
-        return for_gradescope(ungraded_results(assignment, "submission", str(exc), started), [])
+        results = ungraded_results(assignment, "submission", str(exc), started)
+        return for_gradescope(
+            results, [], not_graded_receipt(assignment, folder, files, str(exc))
+        )
     log.info("grading %s", path)
     results = grade_submission(assignment, path, hide=[root])
-    return for_gradescope(results, read_written(path, assignment))
+    receipt = received_receipt(assignment, folder, files, submission, results)
+    return for_gradescope(results, read_written(path, assignment), receipt)
 
 
 def run(

@@ -10,6 +10,7 @@ Goldens of the zip live in ``tests/golden/gradescope/``; refresh them with
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -318,9 +319,9 @@ def test_the_notebook_by_name_wins_and_links_are_never_followed(tmp_path):
     assert find_submission(sub, "ex08.ipynb") == sub / "ex08_2026.zip"
 
 
-def test_an_empty_submission_folder_says_what_to_upload(tmp_path):
+def test_an_empty_submission_folder_says_no_notebook_was_found(tmp_path):
     (tmp_path / "submission").mkdir()
-    with pytest.raises(SubmissionError, match=r"grader.export\(\)"):
+    with pytest.raises(SubmissionError, match="no notebook found .* holds nothing"):
         find_submission(tmp_path / "submission", "ex08.ipynb")
 
 
@@ -390,6 +391,7 @@ def test_an_export_zip_scores_the_same_as_its_notebook(ex08, built, tmp_path):
     results, _ = run_entry(root)
     assert results["score"] == sum(q.points for q in ex08.graded)
     assert not Path("/tmp/otter-log-was-unpickled").exists()
+    assert "ex08.ipynb inside it" in results["tests"][0]["output"]
 
 
 HOSTILE_READ = """
@@ -505,3 +507,64 @@ def test_the_deadline_stops_grading_with_a_valid_results_json(ex08, built, tmp_p
     validate_results(results)
     assert proc.returncode == 1
     assert results["score"] == 0 and "time limit" in results["output"]
+
+
+# -- the visible receipt -----------------------------------------------------------------------
+
+
+def receipt_of(results: dict, ex08) -> dict:
+    """The receipt, after checking it is the only visible entry besides the written answers
+    and that every other entry keeps the configured visibility."""
+    visible = [
+        t for t in results["tests"]
+        if t["visibility"] == "visible" and "graded by hand" not in t["name"]
+    ]  # fmt: skip
+    assert len(visible) == 1, [t["name"] for t in visible]
+    assert results["tests"][0] is visible[0]
+    others = [t for t in results["tests"][1:] if "graded by hand" not in t["name"]]
+    assert {t["visibility"] for t in others} == {ex08.visibility.tests} != {"visible"}
+    assert results["visibility"] == ex08.visibility.tests
+    return visible[0]
+
+
+@pytest.mark.parametrize(
+    ("files", "reason"),
+    [
+        ({}, "no notebook found in the submission (it holds nothing)"),
+        ({"notes.txt": b"hello", "report.pdf": b"%PDF"}, "it holds notes.txt, report.pdf"),
+        ({"ex08.ipynb": b"\x00\xffjunk"}, "ex08.ipynb: not a Jupyter notebook"),
+        ({"ex08_2026.zip": b"PK not a zip"}, "ex08_2026.zip: not a readable zip file"),
+    ],
+    ids=["empty", "no-notebook", "junk-notebook", "junk-zip"],
+)
+def test_an_upload_that_cannot_be_graded_gets_a_visible_receipt(ex08, built, tmp_path, files,
+                                                                 reason):  # fmt: skip
+    results = run(assignment_id="ex08", root=gradescope_root(tmp_path, built, files))
+    validate_results(results)
+    receipt = receipt_of(results, ex08)
+    assert receipt["name"].startswith("Submission not graded") and receipt["status"] == "failed"
+    text = receipt["output"]
+    assert text.startswith("Not graded: ") and reason in text, text
+    assert "Files received: " + (", ".join(sorted(files)) or "nothing") in text
+    assert "grader.export()" in text and "File → Download → Download .ipynb" in text
+
+
+@pytest.mark.slow
+def test_a_renamed_notebook_is_graded_and_its_receipt_says_what_ran(ex08, built, tmp_path):
+    """A renamed notebook (as a browser download may name it) with a cell that fails."""
+    name = "Copy of ex08 (1).ipynb"
+    body = notebook(built.student / "ex08.ipynb", ["x = 1", "raise ValueError('boom')"])
+    results = run(assignment_id="ex08", root=gradescope_root(tmp_path, built, {name: body}))
+    validate_results(results)
+    receipt = receipt_of(results, ex08)
+    assert receipt["name"] == "Submission received" and receipt["status"] == "passed"
+    text = receipt["output"]
+    digest = hashlib.sha256(body).hexdigest()
+    assert f"Received and graded: {name} (named differently from ex08.ipynb" in text, text
+    assert f"SHA-256 {digest[:16]}" in text
+    cells = results["extra_data"]["cells"]
+    assert cells[-1] == "error" and cells.count("error") == 1
+    assert f"1 of the {len(cells)} graded code cells failed to run" in text
+    assert f"graded code cell {len(cells)} (error), starting: raise ValueError('boom')" in text
+    assert "when the course staff publish the grades" in text
+
