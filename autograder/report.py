@@ -12,6 +12,7 @@ import base64
 import io
 import statistics
 import textwrap
+import warnings
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from autograder.config import Assignment
-from autograder.results import html_text
+from autograder.results import html_text, plain_text
 
 FIGURE_WIDTH = 7.0
 """Inches at 100 dpi: 700 px, within the page's 60em and a printed A4 page's width."""
@@ -158,12 +159,16 @@ def summary_table(s: Summary) -> str:
 
 def _png(fig: Figure) -> str:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+    with warnings.catch_warnings():  # a glyph missing from the font is drawn as a box: fine
+        warnings.simplefilter("ignore", UserWarning)
+        fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def _wrap(label: str) -> str:
-    return "\n".join(textwrap.wrap(label, LABEL_CHARS, break_long_words=False)) or label
+    """A bar label: plain text (no math: ``$`` is literal), wrapped between words."""
+    text = " ".join(plain_text(label).replace("$", r"\$").split())
+    return "\n".join(textwrap.wrap(text, LABEL_CHARS, break_long_words=False)) or "(no name)"
 
 
 def _histogram(s: Summary) -> Figure:

@@ -64,11 +64,12 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def csv_cell(value: Any) -> Any:
-    """A CSV cell that a spreadsheet shows as typed: text is made plain and text that would
+    """A CSV cell that a spreadsheet shows as typed: text is made plain (a bare carriage return,
+    which the csv module leaves unquoted, becomes a newline, which it quotes) and text that would
     start a formula gets a leading apostrophe; numbers are kept."""
     if isinstance(value, (int, float)) or value is None:
         return value
-    text = plain_text(value)
+    text = plain_text(value).replace("\r\n", "\n").replace("\r", "\n")
     return "'" + text if text.startswith(FORMULA_START) else text
 
 
