@@ -299,6 +299,11 @@ def test_broken_cells_cost_only_the_questions_they_break(
     exiting = hostile.graded_position(nb, hostile.find(nb, "sys.exit(3)"))
     assert f"cell {raising}: error: RuntimeError: boom in a student cell" in results["output"]
     assert f"cell {exiting}: error: SystemExit: 3" in results["output"]
+    # shell and magic lines are named as skipped; a %%time answer cell ran (p3_softmax passed)
+    shell = hostile.graded_position(nb, hostile.find(nb, hostile.SHELL_CELL))
+    skipped = f"cell {shell}: `!pip install --quiet some-package`, `%matplotlib inline`"
+    assert skipped in results["output"]
+    assert "%%time" not in results["output"] and tests["p3_softmax"]["status"] == "passed"
     lost = {"p4_mults", "p3_label_smoothing"}
     assert all(t["status"] == "passed" for q, t in tests.items() if q not in lost), {
         q: t["output"] for q, t in tests.items() if q not in lost and t["status"] != "passed"
@@ -400,8 +405,8 @@ def test_a_failing_function_costs_only_its_own_question(
     tests = checked(results, ex08)
     for qid, test in tests.items():
         points = ex08.question(qid).points
-        if qid in hostile.HALF_LOST:
-            assert test["score"] == points / 2, (qid, test["output"])
+        if qid in hostile.HALF_LOST:  # one of its two functions fails
+            assert 0 < test["score"] < points, (qid, test["output"])
         elif qid == "p3_label_smoothing":  # which checks the fork bomb's chaos fails may vary
             assert test["score"] < points, (qid, test["output"])
         elif qid in hostile.FAILING_FUNCTIONS:

@@ -96,15 +96,23 @@ def var_y(d, sigma):
 """
 
 
+SHELL_CELL = "!pip install --quiet some-package\n%matplotlib inline"
+
+
 def broken_cells(reference: NotebookNode, stub: NotebookNode) -> NotebookNode:
     """Deterministic damage, no crash: p4_mults' cell deleted, p3_label_smoothing left as the
-    stub, a cell raising and a cell calling ``sys.exit`` before ``predict``, and ``var_y``
-    wrapped to emit warnings on stderr (it must keep its points)."""
+    stub, a cell raising, a cell calling ``sys.exit`` and a cell of shell and magic lines before
+    ``predict``, ``var_y`` wrapped to emit warnings on stderr, and the softmax answer timed
+    with ``%%time`` (those two must keep their points)."""
+    softmax = reference.cells[find(reference, "def stable_softmax(")]
     return edited(
         reference,
         delete=["def forward_mults("],
-        replace={"def smooth_labels(": stub.cells[find(stub, "def smooth_labels(")]},
-        before={"def predict(": [cell(RAISING_CELL), cell(SYS_EXIT_CELL)]},
+        replace={
+            "def smooth_labels(": stub.cells[find(stub, "def smooth_labels(")],
+            "def stable_softmax(": cell("%%time\n" + softmax.source),
+        },
+        before={"def predict(": [cell(RAISING_CELL), cell(SYS_EXIT_CELL), cell(SHELL_CELL)]},
         after={"def var_y(": [cell(NOISY_VAR_Y)]},
     )
 
