@@ -1,10 +1,16 @@
-"""`autograder verify`: sound on ex08, and it refuses hidden tests that cannot discriminate."""
+"""`autograder verify`: sound on ex08; it refuses hidden tests that cannot discriminate and a
+release or check messages that give an answer away."""
 
 from __future__ import annotations
 
 import dataclasses
+import shutil
 
-from autograder.verify import verify
+from autograder.build import build
+from autograder.hidden import ex08 as hidden
+from autograder.verify import leaks, normalise, release_leaks, verify
+
+LEAKY_CELL = '\n\n# %%\nprint(f"Var[y] = d * sigma**2 / 2 = {64 * 0.3**2 / 2:.4f}")\n'
 
 
 def test_ex08_is_sound(ex08):
@@ -12,12 +18,44 @@ def test_ex08_is_sound(ex08):
     assert verdict.problems == ()
     assert verdict.reference["score"] == sum(q.points for q in ex08.graded)
     assert verdict.stub["score"] == 0
+    kinds = {kind for kind, _, _ in verdict.variants}
+    assert kinds == {"MISTAKES", "REWRITES"}
 
 
-def test_checks_that_pass_on_the_stub_are_reported(ex08):
-    lenient = dataclasses.replace(ex08, hidden_tests="tests.fixtures.lenient_hidden")
+def test_lenient_checks_and_a_leaky_release_are_reported(ex08, tmp_path):
+    """One verify run of a release whose notebook prints an answer, graded by hidden tests that
+    pass everything (the fixture declares ex08's answer strings)."""
+    source = tmp_path / ex08.source.relative_to(ex08.root)  # a copy of the project's layout
+    source.parent.mkdir(parents=True)
+    source.write_text(ex08.source.read_text() + LEAKY_CELL)
+    shutil.copy(ex08.root / "grader.yml", tmp_path)
+    public = tuple(tmp_path / p.relative_to(ex08.root) for p in ex08.public)
+    for link, target in zip(public, ex08.public, strict=True):
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(target)
+    lenient = dataclasses.replace(
+        ex08,
+        root=tmp_path,
+        source=source,
+        public=public,
+        hidden_tests="tests.fixtures.lenient_hidden",
+    )
     verdict = verify(lenient)
     assert not verdict.ok
     assert {p.split(":")[0] for p in verdict.problems if "the stub passes" in p} == {
         q.id for q in ex08.graded
     }
+    assert [p for p in verdict.problems if "appears in" in p] == [
+        "p2_var_y: its answer 'dσ²/2' appears in ex08.ipynb"
+    ]
+
+
+def test_the_release_states_no_answer(ex08, tmp_path):
+    assert release_leaks(build(ex08, out=tmp_path).student, hidden.ANSWERS) == []
+
+
+def test_answers_are_found_in_any_spelling():
+    for text in ("d·σ²/2", "d * sigma**2 / 2", r"$\frac{d\sigma^2}{2}$ or $d\sigma^2/2$", "D Σ²/2"):
+        assert leaks({"a message": text}, {"p2_var_y": ["dσ²/2"]}), text
+    assert normalise(r"\sqrt{2/d}") == normalise("√(2/d)") == "sqrt(2/d)"
+    assert leaks({"a message": "var_y on random (d, σ)"}, hidden.ANSWERS) == []
