@@ -559,7 +559,9 @@ def p1_e3_init(t: Tester) -> None:
         return dict(reply["args"][0].named_parameters())
 
     scales = (float(t.rng.uniform(0.5, 0.9)), float(t.rng.uniform(1.5, 3.0)))
-    with t.check("Linear weights are normal with the asked standard deviation, for any scale", 2):
+    with t.check(
+        "Linear weights are normal with the asked standard deviation, for any scale", weight=2
+    ):
         runs = [initialise(scale) for scale in scales]
         for scale, params in zip(scales, runs, strict=True):
             for i, (a, _) in enumerate(sizes):

@@ -373,8 +373,11 @@ def test_p1_predict_small_network(predict):
     weights = [torch.tensor([[1.0, -1.0], [0.5, 2.0]]), torch.tensor([[1.0], [1.0]])]
     biases = [torch.tensor([0.0, -1.0]), torch.tensor([0.5])]
     X = torch.tensor([[1.0, 1.0], [-2.0, 0.0]])
+    inputs = [t.clone() for t in [X, *weights, *biases]]
     # layer 1: [[1.5, 0.0], [0.0, 1.0]] after ReLU; layer 2 (identity): [[2.0], [1.5]]
     out = predict(X, weights, biases)
+    same = all(map(torch.equal, inputs, [X, *weights, *biases]))
+    assert same, "predict must not modify X, weights or biases"
     assert out.shape == (2, 1), f"output shape should be (N, 1), got {tuple(out.shape)}"
     assert torch.allclose(out, torch.tensor([[2.0], [1.5]])), f"wrong forward pass: {out}"
     neg = predict(torch.tensor([[1.0]]), [torch.tensor([[-1.0]])], [torch.tensor([0.0])])
@@ -1621,6 +1624,7 @@ def test_p3_cross_entropy_small_cases(softmax_cross_entropy, softmax_cross_entro
     assert torch.isfinite(big).all() and abs(float(big) - 2e4) < 1.0, "unstable for large logits"
     grad = softmax_cross_entropy_grad(x, y)
     assert grad.shape == x.shape, "the gradient has the shape of x"
+    assert loss.dtype == grad.dtype == x.dtype, "losses and gradient keep the dtype of x"
     assert torch.allclose(grad[0], torch.tensor([0.25, -0.75, 0.25, 0.25], dtype=torch.float64))
     assert torch.allclose(grad.sum(dim=1), torch.zeros(2, dtype=torch.float64)), "rows sum to 0"
 
