@@ -13,6 +13,7 @@ import dataclasses
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -24,7 +25,7 @@ from typing import Any
 import nbformat
 import pytest
 
-from autograder.batch import discover, grade_batch
+from autograder.batch import BatchError, discover, grade_batch
 from autograder.build import build
 from autograder.checks import CheckResult
 from autograder.config import Assignment
@@ -240,6 +241,91 @@ def test_a_gradescope_export_gives_names_emails_and_sids(ex08, tmp_path):
     assert "several candidate files" in grades["submission_3"]["reason"]
     assert grades["submission_4"]["status"] == "unreadable"
     assert "no notebook" in grades["submission_4"]["reason"]
+
+
+def test_a_students_zip_holding_export_metadata_stays_one_submission(ex08, tmp_path):
+    """Issue 14: a crafted submission_metadata.yml inside a student's upload must not turn it
+    into a Gradescope export (victims' names in the gradebook, a formula in grades.csv)."""
+    crafted = (
+        "submission_1:\n  :submitters:\n  - :name: '=HYPERLINK(\"http://x\",\"Victim\")'\n"
+        "    :sid: '999'\nsubmission_2:\n  :submitters:\n  - :name: Other Victim\n"
+    )
+    folder = tmp_path / "class"
+    folder.mkdir()
+    for name, files in {
+        "mallory.zip": {"ex08.ipynb": plan(tmp_path / "m.ipynb", scores={"p2_var_y": 2})},
+        "layout.zip": {"submission_1/ex08.ipynb": plan(tmp_path / "l.ipynb")},
+    }.items():
+        with zipfile.ZipFile(folder / name, "w") as zf:
+            zf.writestr("submission_metadata.yml", crafted)
+            for arcname, path in files.items():
+                zf.write(path, arcname)
+    # inside a folder of submissions: each zip is one student's upload, whatever it holds
+    items = discover([folder], notebook_name="ex08.ipynb")
+    assert [(i.name, i.students) for i in items] == [("layout", ()), ("mallory", ())]
+    # given directly: a zip with a notebook beside the metadata is no export either
+    assert [i.name for i in discover([folder / "mallory.zip"], notebook_name="ex08.ipynb")] == [
+        "mallory"
+    ]
+    with pytest.raises(BatchError, match="not a Gradescope export"):
+        discover([folder / "mallory.zip"], notebook_name="ex08.ipynb", gradescope_export=True)
+    out = tmp_path / "out"
+    grade_batch(ex08, [folder], out=out, jobs=1, grade=fake_grade)
+    grades = read_grades(out)
+    assert set(grades) == {"layout", "mallory"}  # one row each (the fake grader reads no zip)
+    assert "Victim" not in (out / "grades.csv").read_text()
+
+
+def test_a_formula_in_a_student_name_is_neutralised_in_grades_csv(ex08, tmp_path):
+    export = tmp_path / "export"
+    plan(export / "submission_1" / "ex08.ipynb")
+    (export / "submission_metadata.yml").write_text(
+        "submission_1:\n  :submitters:\n  - :name: '=HYPERLINK(\"http://x\")'\n"
+        "    :email: '@evil'\n    :sid: '-1+2'\n"
+    )
+    grade_batch(ex08, [export], out=tmp_path / "out", jobs=1, grade=fake_grade)
+    row = read_grades(tmp_path / "out")["submission_1"]
+    assert row["name"] == "'=HYPERLINK(\"http://x\")"
+    assert (row["email"], row["sid"]) == ("'@evil", "'-1+2")
+
+
+def test_the_log_says_what_happened_to_each_submission_and_the_bar_ticks(
+    ex08, tmp_path, capsys
+):
+    folder, out = tmp_path / "class", tmp_path / "out"
+    plan(folder / "good.ipynb", sleep=2.5, scores={"p2_var_y": 2})
+    plan(folder / "slow.ipynb", sleep=2.5)
+    plan(folder / "bad.ipynb", do="raise")
+    grade_batch(ex08, [folder], out=out, jobs=2, grade=fake_grade, progress=True)
+    bar = capsys.readouterr().err.split("\r")
+    # while two submissions are in flight and none ends, the bar's clock still ticks
+    waiting = {
+        re.search(r"\[(\d\d:\d\d)", b).group(1) for b in bar if "1/3" in b and "in_flight=2" in b
+    }
+    assert len(waiting) >= 2, bar
+    log = (out / "batch.log").read_text()
+    assert re.search(r"graded good: 2 of \d+ points in \d+\.\d s", log)
+    assert re.search(r"error bad after \d+\.\d s: the grader failed: RuntimeError", log)
+    assert "Traceback" in log  # the worker's own report of the failure
+    grade_batch(ex08, [folder], out=out, jobs=2, grade=fake_grade)
+    log = (out / "batch.log").read_text()
+    assert "skipped good: already graded" in log and log.count("error bad") == 2
+    assert "graded slow: 0 of" in log
+
+
+def test_written_scores_are_merged_into_grades_csv(ex08, tmp_path):
+    folder, out = tmp_path / "class", tmp_path / "out"
+    plan(folder / "a.ipynb", scores={"p2_var_y": 2})
+    plan(folder / "b.ipynb", scores={"p2_var_y": 2})
+    scores = {"a": {"p1_discussion": "3", "p2_written": "2.5"}, "b": {"p1_discussion": "x"}}
+    grade_batch(ex08, [folder], out=out, jobs=1, grade=fake_grade, written=scores)
+    grades = read_grades(out)
+    a, b = grades["a"], grades["b"]
+    assert (a["auto"], a["written"], a["total"]) == ("2.0", "5.5", "7.5")
+    assert (a["p1_discussion"], a["p4_written"]) == ("3.0", "")
+    assert (b["written"], b["total"]) == ("0.0", "2.0") and "'x' is not a score" in b["reason"]
+    header = (out / "grades.csv").read_text().splitlines()[0].split(",")
+    assert header.index("p4_written") < header.index("auto") < header.index("total")
 
 
 def test_names_are_unique_and_stable(tmp_path):
