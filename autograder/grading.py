@@ -7,7 +7,9 @@ never enter it, and the paths that hold them are hidden from its view of the fil
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import io
 import logging
 import sys
 import time
@@ -161,7 +163,8 @@ def _grade_question(
         sandbox.restart()
     tester = Tester(sandbox, reference, question_rng(seed, question.id))
     try:
-        test(tester)
+        with contextlib.redirect_stdout(io.StringIO()):  # the reference's prints (training)
+            test(tester)
     except Exception:  # a bug of the hidden test itself: fail loudly in the log, not silently
         log.exception("hidden test of %s raised outside a check", question.id)
         tester.results.append(CheckResult("grader", False, "internal grader error"))

@@ -444,6 +444,21 @@ def test_a_real_class_gets_its_expected_grades_and_a_rerun_grades_nothing(
 
 
 @pytest.mark.slow
+def test_the_log_holds_no_print_of_the_reference(ex08, reference, tmp_path, capfd):
+    """Checking p1_train runs the reference's training, which prints its progress: neither
+    batch.log nor the terminal gets it."""
+    (tmp_path / "class").mkdir()
+    nbformat.write(reference, tmp_path / "class" / "solved.ipynb")
+    out = tmp_path / "out"
+    grade_batch(ex08, [tmp_path / "class"], out=out, jobs=1)
+    log = (out / "batch.log").read_text()
+    assert re.search(r"graded solved: 31 of 31 points", log), log
+    assert "loss" not in log and "epoch" not in log
+    printed = capfd.readouterr()
+    assert "epoch" not in printed.out + printed.err
+
+
+@pytest.mark.slow
 def test_the_cli_interrupted_by_ctrl_c_resumes_to_the_same_grades(reference, tmp_path):
     expected = real_class(reference, tmp_path / "class", hang=False)
     for name in ("wrong_var_y", "missing_p3_cells"):  # graded in the test above; 3 real suffice
