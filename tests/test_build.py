@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import filecmp
+import os
 import re
+import subprocess
+import sys
 import types
 from collections import Counter
 from pathlib import Path
@@ -151,3 +154,36 @@ def test_colab_installs_otter_before_otter_is_imported(student_nb):
     assert "google.colab" in code[0] and "otter-grader==7.0.0" in code[0]
     assert code[1].startswith("# Initialize Otter")
     assert not any("import otter" in c for c in code[:1])
+
+
+def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "autograder", *args],
+        cwd=cwd, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+
+
+def test_the_build_command_says_where_everything_went(tmp_path):
+    proc = cli("build", "ex08", "--out", str(tmp_path / "dist"), cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    assert f"Gradescope autograder zip: {tmp_path / 'dist' / 'ex08' / 'autograder.zip'}" in (
+        proc.stdout
+    )
+    assert str(tmp_path / "dist" / "ex08" / "student") in proc.stdout
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("build", "ex08"),
+        ("verify", "ex08"),
+        ("grade", "-a", "ex08", "-o", "out", "."),
+        ("written", "-a", "ex08", "-o", "out", "."),
+    ],
+)
+def test_outside_a_project_the_error_names_config_and_the_folder(tmp_path, args):
+    proc = cli(*args, cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "--config" in proc.stderr and str(tmp_path) in proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "out").exists()

@@ -225,3 +225,14 @@ def test_a_scores_file_without_the_submission_column_is_refused(tmp_path):
     path.write_text("name,p1_discussion\nAda,3\n")
     with pytest.raises(ValueError, match="no 'submission' column"):
         read_written_scores(path, ["p1_discussion"])
+
+
+def test_a_notebook_nested_too_deeply_has_no_written_answers_and_says_why(ex08, tmp_path):
+    from autograder.submission import SubmissionError
+    from autograder.written import load_written, read_written
+
+    path = tmp_path / "ex08.ipynb"
+    path.write_text("{" + '"a": {' * 100_000 + "}" * 100_001)
+    with pytest.raises(SubmissionError, match="nested too deeply"):
+        load_written(path, ex08)
+    assert read_written(path, ex08) == []  # the Gradescope path: no answers, no crash
