@@ -114,6 +114,18 @@ def test_a_gradescope_export_gives_one_page_per_question_with_every_students_ans
     assert rows[3]["note"].startswith("no notebook")
 
 
+def test_the_export_as_a_zip_gives_the_same_pages_as_its_folder(ex08, export, tmp_path):
+    archive = tmp_path / "export.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in sorted(export.rglob("*")):
+            zf.write(path, path.relative_to(export.parent))
+    write_written(ex08, [export], tmp_path / "dir")
+    write_written(ex08, [archive], tmp_path / "zip")
+    for page in (tmp_path / "dir").rglob("*.*"):
+        twin = tmp_path / "zip" / page.relative_to(tmp_path / "dir")
+        assert twin.read_bytes() == page.read_bytes(), page.name
+
+
 def test_anonymised_pages_name_nobody_and_keep_their_codes_across_runs(ex08, export, tmp_path):
     first = write_written(ex08, [export], tmp_path / "a", anonymise=True)
     write_written(ex08, [export], tmp_path / "b", anonymise=True)
