@@ -328,6 +328,7 @@ class Sandbox:
                     f"{self.uid} could read {len(readable)} hidden path(s), e.g. {readable[0]}; "
                     "make them readable by root only"
                 )
+            self._secrets = []  # checked: a restart of the child need not walk them again
         if self.isolation == "none":
             log.warning(
                 "sandbox: no isolation (no user namespaces, not root): student code runs "
