@@ -90,6 +90,11 @@ ATTACK_CELL = textwrap.dedent("""
         out["grader_shm"] = outcome(libc.shmget(shm_key, 0, 0))
         out["unshare_user"] = outcome(libc.unshare(0x10000000))
         out["bpf"] = outcome(libc.syscall(BPF, 0, 0, 0))
+        try:
+            os.close(os.memfd_create("hoard"))
+            out["memfd"] = "ok"
+        except OSError as exc:
+            out["memfd"] = errno.errorcode[exc.errno]
         return out
     """)
 
@@ -153,15 +158,15 @@ def secret(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 )
 def test_the_attacks_fail_at_every_level(level: str, slot: int, secret: Path) -> None:
     """Accepted levels (minimum "none": the attack runs even at the weakest) all deny the same
-    things; the grader's SysV segment is invisible (IPC namespace) or unreachable (seccomp)."""
+    things, the grader's SysV segment and memfds (memory no rlimit sees) included."""
     out = in_level(level, ATTACK, str(secret), "none", ATTACK_CELL, str(slot))
     assert out["isolation"] == level
     assert out["cells"] == ["ok"]
     attack = out["attack"]
     assert attack.pop("read_secret") in ("EACCES", "ENOENT", "EPERM")
-    shm = attack.pop("grader_shm")
-    assert shm == ("ENOENT" if level in ("root+namespaces", "userns") else "EPERM")
     assert attack == {
+        "grader_shm": "EPERM",
+        "memfd": "EPERM",
         "AF_INET": "EPERM",
         "AF_INET6": "EPERM",
         "AF_NETLINK": "EPERM",

@@ -206,28 +206,30 @@ DENIED_SYSCALLS = (
     # namespaces and mounts (a nested user namespace would bring a private tmpfs and new limits)
     "unshare", "setns", "mount", "umount2", "pivot_root", "fsopen", "fsmount", "fsconfig",
     "move_mount", "open_tree", "mount_setattr",
+    # memory that no rlimit sees (RLIMIT_AS counts mappings only): SysV segments outlive their
+    # mappings (and, without an IPC namespace, the sandbox), memfd pages are written, not mapped
+    "shmget", "msgget", "semget", "memfd_create",
     # kernel attack surface grading never needs
     "bpf", "userfaultfd", "io_uring_setup", "kexec_load", "kexec_file_load", "init_module",
     "finit_module", "delete_module", "acct", "swapon", "swapoff", "reboot",
 )  # fmt: skip
-SYSV_IPC = ("shmget", "msgget", "semget")
 AF_UNIX = 1
 
 
-def seccomp_filter(ipc_namespace: bool) -> Any:
+def seccomp_filter() -> Any:
     """The child's seccomp filter (``pyseccomp``): allow by default, deny with EPERM what grading
     never needs. Sockets other than ``AF_UNIX`` (internet, netlink, packet: no network even
-    without a network namespace), clones into new namespaces, the calls of ``DENIED_SYSCALLS``
-    and, without an IPC namespace, System V IPC. ``clone3`` answers ENOSYS (its flags cannot be
-    inspected), so libc falls back to ``clone``. Another architecture's system calls (x32, i386
-    on x86_64) kill the process."""
+    without a network namespace), clones into new namespaces, and the calls of
+    ``DENIED_SYSCALLS``. ``clone3`` answers ENOSYS (its flags cannot be inspected), so libc
+    falls back to ``clone``. Another architecture's system calls (x32, i386 on x86_64) kill the
+    process."""
     import errno
 
     import pyseccomp as sc
 
     f = sc.SyscallFilter(sc.ALLOW)
     deny = sc.ERRNO(errno.EPERM)
-    for name in (*DENIED_SYSCALLS, *(() if ipc_namespace else SYSV_IPC)):
+    for name in DENIED_SYSCALLS:
         f.add_rule(deny, name)
     f.add_rule(deny, "socket", sc.Arg(0, sc.NE, AF_UNIX))
     for flag in NAMESPACE_FLAGS:
@@ -236,9 +238,9 @@ def seccomp_filter(ipc_namespace: bool) -> Any:
     return f
 
 
-def install_seccomp(isolation: str) -> None:
+def install_seccomp() -> None:
     """Load the filter into this process (needs ``no_new_privs``); it survives exec and fork."""
-    seccomp_filter(ipc_namespace=isolation in ("root+namespaces", "userns")).load()
+    seccomp_filter().load()
 
 
 def _open_paths(paths: list[str]) -> dict[str, int]:
@@ -394,7 +396,7 @@ def exec_runner(cfg: dict[str, Any], runner_source: str, nproc: int) -> None:
         set_limits(cfg["limits"], nproc)
         new_session_keyring()
         drop_privileges(cfg["isolation"], cfg["uid"], cfg["gid"])
-        install_seccomp(cfg["isolation"])
+        install_seccomp()
         env = dict(cfg["env"], HOME=work, TMPDIR="/tmp" if cfg["view"] else work)
         runner_cfg = json.dumps(
             {
