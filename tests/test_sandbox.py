@@ -11,6 +11,7 @@ import math
 import os
 import shutil
 import socket
+import subprocess
 import sys
 import tempfile
 import textwrap
@@ -761,3 +762,25 @@ def test_forked_memory_is_bounded_by_the_cgroup() -> None:
             assert sb.request({"op": "get", "name": "killed"}) >= 1
         else:
             assert results[0].status == "crashed" and "SIGKILL" in results[0].message, results
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="a cgroup per sandbox needs root (or delegation)")
+def test_cgroups_of_a_killed_grader_are_removed_by_the_next_sandbox() -> None:
+    """A grader killed with SIGKILL (a batch worker past its timeout) cannot remove its
+    sandbox's cgroup; the next sandbox made on the machine does."""
+    script = (
+        "import json, sys, time\nfrom autograder.sandbox import Sandbox, Limits\n"
+        "sb = Sandbox(limits=Limits(memory_mb=1024), slot=20, preload=())\n"
+        "print(json.dumps([str(f) for f in sb._cgroup.folders]), flush=True)\ntime.sleep(60)\n"
+    )
+    grader = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=ROOT
+    )
+    assert grader.stdout is not None
+    folders = [Path(f) for f in json.loads(grader.stdout.readline())]
+    grader.kill()
+    grader.wait()
+    assert all(f.is_dir() for f in folders)
+    with small(21):
+        pass
+    assert not any(f.exists() for f in folders)

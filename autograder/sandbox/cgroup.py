@@ -71,9 +71,26 @@ class Cgroup:
                     time.sleep(0.01)
 
 
+PREFIX = "agsbx-"
+
+
+def name_for(slot: int) -> str:
+    """The cgroup name of this process's sandbox on ``slot``: ``agsbx-<pid>-<slot>``."""
+    return f"{PREFIX}{os.getpid()}-{slot}"
+
+
+def _remove_stale(parent: Path) -> None:
+    """Remove the sandbox cgroups of grader processes that died without removing them."""
+    for folder in parent.glob(PREFIX + "*-*"):
+        pid = folder.name[len(PREFIX) :].split("-")[0]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            Cgroup([folder]).remove()
+
+
 def create(name: str, memory_bytes: int, pids: int) -> Cgroup | None:
     """A fresh cgroup ``name`` under this process's own, with the limits set; None if the host
-    does not allow it (not root on v1, no delegated v2 subtree, read-only cgroupfs)."""
+    does not allow it (not root on v1, no delegated v2 subtree, read-only cgroupfs). Cgroups
+    left by dead graders (SIGKILLed batch workers) are removed on the way."""
     try:
         own = _own_paths()
     except OSError:
@@ -82,6 +99,7 @@ def create(name: str, memory_bytes: int, pids: int) -> Cgroup | None:
     try:
         if "memory" in own and (ROOT / "memory").is_dir():  # v1 (or hybrid with v1 memory)
             memory = ROOT / "memory" / own["memory"].lstrip("/") / name
+            _remove_stale(memory.parent)
             memory.mkdir()
             made.append(memory)
             _write(memory, "memory.limit_in_bytes", str(memory_bytes))
@@ -89,11 +107,13 @@ def create(name: str, memory_bytes: int, pids: int) -> Cgroup | None:
                 _write(memory, "memory.memsw.limit_in_bytes", str(memory_bytes))
             if "pids" in own and (ROOT / "pids").is_dir():
                 tasks = ROOT / "pids" / own["pids"].lstrip("/") / name
+                _remove_stale(tasks.parent)
                 tasks.mkdir()
                 made.append(tasks)
                 _write(tasks, "pids.max", str(pids))
         elif "" in own and (ROOT / "cgroup.controllers").exists():  # v2
             folder = ROOT / own[""].lstrip("/") / name
+            _remove_stale(folder.parent)
             folder.mkdir()
             made.append(folder)
             _write(folder, "memory.max", str(memory_bytes))

@@ -255,7 +255,7 @@ class Sandbox:
         self._host_workdir = tempfile.mkdtemp(prefix="agsbx-work-")
         cfg = json.loads(self._config)
         self._cgroup = cgroup.create(
-            f"agsbx-{os.getpid()}-{self.slot}",
+            cgroup.name_for(self.slot),
             (self.limits.memory_mb + self.limits.disk_mb) << 20,
             self.limits.processes + 4,  # the launcher, the init and a little slack
         )
