@@ -22,12 +22,17 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from test_sandbox import READ_ATTEMPTS, secret_dir  # noqa: F401 - a fixture
+
+from autograder.build import autograder_zip
+from autograder.config import Assignment
 
 ROOT = Path(__file__).resolve().parent.parent
 IS_ROOT = os.geteuid() == 0
@@ -122,15 +127,18 @@ ATTACK = textwrap.dedent("""
     """)
 
 
-def in_level(level: str, script: str, *args: str, timeout: float = 120) -> dict[str, Any]:
-    """Run ``script`` with ``args`` at ``level``; its last stdout line, parsed as JSON."""
+def in_level(
+    level: str, script: str, *args: str, timeout: float = 120, package: Path = ROOT
+) -> dict[str, Any]:
+    """Run ``script`` with ``args`` at ``level``, importing ``autograder`` from ``package``;
+    its last stdout line, parsed as JSON."""
     run = subprocess.run(
         [sys.executable, "-c", HARNESS, level, script, *args],
         capture_output=True,
         text=True,
         timeout=timeout,
-        cwd=ROOT,
-        env={"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT)},
+        cwd=package,  # python -c puts the current folder first on sys.path
+        env={"PATH": os.environ["PATH"], "PYTHONPATH": str(package)},
     )
     if run.returncode != 0 and level == "userns" and "unshare" in run.stderr:
         pytest.skip("no user namespaces for nobody here")
@@ -306,3 +314,52 @@ def test_the_userns_level_hides_paths_and_leaves_no_process(secret_dir: Path) ->
     assert out["sandbox_pids_before"] >= 4  # launcher, init, runner, detached grandchild
     assert out["left_after_close"] == []
     assert "SECRET" not in json.dumps(out)
+
+
+GRADESCOPE = textwrap.dedent("""
+    import json, sys
+    from autograder.gradescope import main
+    print(json.dumps({"exit": main(sys.argv[1:])}))
+    """)
+
+
+@pytest.fixture(scope="module")
+def gradescope_zip(ex08: Assignment, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return autograder_zip(ex08, tmp_path_factory.mktemp("zip"))
+
+
+@pytest.mark.parametrize("minimum", ["uid", "userns"])
+def test_gradescope_at_uid_grades_when_hardened_and_refuses_below_the_minimum(
+    minimum: str, gradescope_zip: Path
+) -> None:
+    """Gradescope's Docker may refuse ``unshare`` (the uid level). The zip's grader hardens
+    /autograder (source root-only, data public), so a minimum of ``uid`` grades the stub there;
+    a deployment that asks for ``userns`` gets a results.json saying why and exit status 1."""
+    base = Path(tempfile.mkdtemp(prefix="autograder-gradescope-"))
+    try:
+        base.chmod(0o755)  # like /: the sandbox user may reach the public data
+        root = base / "autograder"
+        for folder in ("submission", "results"):
+            (root / folder).mkdir(parents=True)
+        with zipfile.ZipFile(gradescope_zip) as zf:
+            zf.extractall(root / "source")
+        config = root / "source" / "grader.yml"
+        data = yaml.safe_load(config.read_text())
+        data["isolation"] = {"minimum": minimum}
+        config.write_text(yaml.safe_dump(data, sort_keys=False))
+        shutil.copy(ROOT / "assignments" / "ex08" / "ex08.ipynb", root / "submission")
+        args = ("--assignment", "ex08", "--root", str(root))
+        out = in_level("uid", GRADESCOPE, *args, timeout=300, package=root / "source")
+        results = json.loads((root / "results" / "results.json").read_text())
+    finally:
+        shutil.rmtree(base)
+    extra = results["extra_data"]
+    if minimum == "uid":
+        assert out == {"exit": 0} and extra["isolation"] == "uid", extra.get("reason")
+        assert extra.get("status") != "refused" and results["score"] == 0  # the stub
+        graded = [t["output"] for t in results["tests"] if t.get("max_score")]
+        assert "not implemented yet" in graded[0], graded  # the stub ran in the uid sandbox
+    else:
+        assert out == {"exit": 1}
+        assert extra["status"] == "refused" and "below the minimum 'userns'" in extra["reason"]
+        assert "Not graded" in results["output"]
