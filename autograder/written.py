@@ -12,8 +12,11 @@ folders of them, Gradescope exports: :func:`autograder.batch.discover`) and writ
   column per question) that ``autograder grade --written written.csv`` merges into grades.csv.
 
 Answers are shown as typed (Markdown source), with their math (``$…$``, ``$$…$$``, ``\\(…\\)``,
-``\\[…\\]``) rendered here, at build time, by matplotlib's mathtext into embedded SVG: the pages
-need no network and no script to view or print. A formula mathtext cannot draw stays as source.
+``\\[…\\]``) drawn here, when the pages are written, by matplotlib's mathtext into SVG files in
+``math/`` (one per distinct formula, named by its content, shared by all pages; glyphs as outlines
+from matplotlib's bundled DejaVu and STIX fonts, under the Bitstream Vera and SIL Open Font
+licences): the pages need no network and no script to view or print. A formula mathtext cannot
+draw stays as source.
 With ``anonymise`` the pages name each submission by a code derived from its name and file, and
 list the answers in code order; written.csv still holds the submission names (the key of the
 merge), so give TAs the pages only.
@@ -21,7 +24,6 @@ merge), so give TAs the pages only.
 
 from __future__ import annotations
 
-import base64
 import functools
 import hashlib
 import io
@@ -159,9 +161,9 @@ def mathtext_spelling(tex: str) -> str:
 
 
 @functools.lru_cache(maxsize=4096)
-def formula_svg(tex: str) -> tuple[str, float] | None:
-    """``tex`` drawn by matplotlib's mathtext: (SVG as a data URI, depth below the baseline
-    in pt), or None when mathtext cannot draw it. Deterministic (no date in the SVG)."""
+def formula_svg(tex: str) -> tuple[bytes, float] | None:
+    """``tex`` drawn by matplotlib's mathtext: (the SVG, its depth below the baseline in pt), or
+    None when mathtext cannot draw it. Deterministic (no date or metadata in the SVG)."""
     from matplotlib.figure import Figure
     from matplotlib.font_manager import FontProperties
     from matplotlib.mathtext import MathTextParser
@@ -176,13 +178,27 @@ def formula_svg(tex: str) -> tuple[str, float] | None:
         fig.savefig(buf, format="svg", transparent=True, metadata={"Date": None})
     except Exception:  # noqa: BLE001 - mathtext raises many kinds on TeX it does not know
         return None
-    svg = re.sub(rb"<metadata>.*?</metadata>", b"", buf.getvalue(), flags=re.S)
-    return "data:image/svg+xml;base64," + base64.b64encode(svg).decode(), depth
+    return re.sub(rb"<metadata>.*?</metadata>", b"", buf.getvalue(), flags=re.S), depth
 
 
-def render_text(text: str) -> str:
+class MathImages:
+    """The SVG files of the formulas drawn for a set of pages, by file name (content hash)."""
+
+    FOLDER = "math"
+
+    def __init__(self) -> None:
+        self.files: dict[str, bytes] = {}
+
+    def src(self, svg: bytes) -> str:
+        """The image's address from a page one folder below the output's root."""
+        name = hashlib.sha256(svg).hexdigest()[:20] + ".svg"
+        self.files[name] = svg
+        return f"../{self.FOLDER}/{name}"
+
+
+def render_text(text: str, images: MathImages) -> str:
     """HTML of an answer or prompt: the text escaped (whitespace kept by the page's CSS) with
-    each formula as an embedded SVG image (its source as alt text and tooltip)."""
+    each formula as an SVG image of ``images`` (its source as alt text and tooltip)."""
     parts, last, count = [], 0, 0
     for match in _MATH.finditer(text):
         tex = next(g for g in match.groups() if g is not None)
@@ -195,10 +211,10 @@ def render_text(text: str) -> str:
         if drawn is None:
             parts.append(f'<code class="tex">{html_text(match.group(0))}</code>')
         else:
-            uri, depth = drawn
+            svg, depth = drawn
             kind = "display" if display else "inline"
             parts.append(
-                f'<img class="math {kind}" src="{uri}" alt="{html_text(tex)}" '
+                f'<img class="math {kind}" src="{images.src(svg)}" alt="{html_text(tex)}" '
                 f'title="{html_text(tex)}" style="vertical-align: -{depth:.1f}pt">'
             )
         last = match.end()
@@ -264,34 +280,42 @@ def _page(title: str, body: str) -> str:
     return template("written.html").substitute(title=html_text(title), body=body)
 
 
-def _answer_html(answer: WrittenAnswer | None, entry: Entry) -> str:
+def _answer_html(answer: WrittenAnswer | None, entry: Entry, images: MathImages) -> str:
     if answer is not None and answer.answer:
-        return f'<div class="answer">{render_text(answer.answer)}</div>'
+        return f'<div class="answer">{render_text(answer.answer, images)}</div>'
     why = entry.problem or "no answer to this question in the notebook"
     return f'<p class="missing">No answer: {html_text(why)}.</p>'
 
 
-def question_page(assignment: Assignment, qid: str, prompt: str, entries: Sequence[Entry]) -> str:
-    """Every submission's answer to question ``qid``."""
+def question_page(
+    assignment: Assignment,
+    qid: str,
+    prompt: str,
+    entries: Sequence[Entry],
+    images: MathImages,
+) -> str:
+    """Every submission's answer to question ``qid`` (a page in ``questions/``)."""
     points = next(q.points for q in assignment.questions if q.id == qid)
     answered = sum(any(a.question == qid and a.answer for a in e.answers) for e in entries)
     body = [
         f"<h1>{html_text(assignment.title)}: {html_text(qid)} ({points:g} points)</h1>",
         f"<p>{answered} of {len(entries)} submissions answered. "
         '<a href="../index.html">All pages</a></p>',
-        f'<div class="prompt">{render_text(prompt)}</div>',
+        f'<div class="prompt">{render_text(prompt, images)}</div>',
     ]
     for e in entries:
         answer = next((a for a in e.answers if a.question == qid), None)
         body.append(
             f'<section><h2><a href="../{html_text(e.page)}">{html_text(e.label)}</a></h2>'
-            f"{_answer_html(answer, e)}</section>"
+            f"{_answer_html(answer, e, images)}</section>"
         )
     return _page(f"{assignment.id} {qid}: written answers", "\n".join(body))
 
 
-def student_page(assignment: Assignment, entry: Entry, prompts: Mapping[str, str]) -> str:
-    """All written answers of one submission."""
+def student_page(
+    assignment: Assignment, entry: Entry, prompts: Mapping[str, str], images: MathImages
+) -> str:
+    """All written answers of one submission (a page in ``students/``)."""
     body = [
         f"<h1>{html_text(assignment.title)}: written answers of {html_text(entry.label)}</h1>",
         '<p><a href="../index.html">All pages</a></p>',
@@ -300,8 +324,8 @@ def student_page(assignment: Assignment, entry: Entry, prompts: Mapping[str, str
         answer = next((a for a in entry.answers if a.question == q.id), None)
         body.append(
             f"<section><h2>{html_text(q.id)} ({q.points:g} points)</h2>"
-            f'<div class="prompt">{render_text(prompts.get(q.id, ""))}</div>'
-            f"{_answer_html(answer, entry)}</section>"
+            f'<div class="prompt">{render_text(prompts.get(q.id, ""), images)}</div>'
+            f"{_answer_html(answer, entry, images)}</section>"
         )
     return _page(f"{assignment.id}: {entry.label}", "\n".join(body))
 
@@ -376,12 +400,15 @@ def write_written(
     if anonymise:
         entries.sort(key=lambda e: e.label)
     prompts = reference_prompts(assignment)
+    images = MathImages()
     pages: dict[str, str] = {"index.html": index_page(assignment, entries)}
     for qid, prompt in prompts.items():
-        pages[f"questions/{qid}.html"] = question_page(assignment, qid, prompt, entries)
+        pages[f"questions/{qid}.html"] = question_page(assignment, qid, prompt, entries, images)
     for e in entries:
-        pages[e.page] = student_page(assignment, e, prompts)
+        pages[e.page] = student_page(assignment, e, prompts, images)
     pages["written.csv"] = score_template(assignment, entries, anonymise=anonymise)
     for name, text in pages.items():
         write_atomic(out / name, text)
-    return [out / name for name in pages]
+    for name, svg in images.files.items():
+        write_atomic(out / images.FOLDER / name, svg.decode("utf-8"))
+    return [out / name for name in pages] + [out / images.FOLDER / n for n in images.files]

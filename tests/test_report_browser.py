@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from autograder.report import _failures, report_html, summarize
-from autograder.written import render_text
+from autograder.written import MathImages, render_text
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(
@@ -41,8 +41,10 @@ addEventListener("load", () => {
 
 
 def measure(page: str, width: int, tmp_path: Path) -> dict:
-    """Load ``page`` in headless chromium at ``width`` px and return what the probe measured."""
-    path = tmp_path / f"page-{width}.html"
+    """Load ``page`` (from ``tmp_path/pages/``) in headless chromium at ``width`` px and return
+    what the probe measured."""
+    path = tmp_path / "pages" / f"page-{width}.html"
+    path.parent.mkdir(exist_ok=True)
     path.write_text(page.replace("</body>", PROBE + "</body>"), encoding="utf-8")
     proc = subprocess.run(
         [
@@ -128,7 +130,11 @@ def test_a_page_of_written_answers_with_math_fits_the_window(ex08, width, tmp_pa
         rf"\alpha_{{{i}}} \beta_{{{i}}}" for i in range(12)
     )
     answer = f"Long display math $${display}$$ and inline $\\mathbb E[x^2]$ and {'x' * 300}. " * 3
-    page = _page("t", f'<div class="answer">{render_text(answer)}</div>')
+    images = MathImages()
+    page = _page("t", f'<div class="answer">{render_text(answer, images)}</div>')
+    for name, svg in images.files.items():  # next to the pages, as write_written puts them
+        (tmp_path / MathImages.FOLDER).mkdir(exist_ok=True)
+        (tmp_path / MathImages.FOLDER / name).write_bytes(svg)
     got = measure(page, width, tmp_path)
     assert got["images"] == 6 and got["broken"] == 0
     assert got["scroll"] <= got["client"] and got["right"] <= got["client"], got

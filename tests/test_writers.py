@@ -22,7 +22,14 @@ from autograder.config import Assignment
 from autograder.grading import QuestionResult, results_json
 from autograder.report import report_html, summarize
 from autograder.results import FORMULA_START, gradebook, write_atomic, write_json
-from autograder.written import Entry, WrittenAnswer, index_page, question_page, student_page
+from autograder.written import (
+    Entry,
+    MathImages,
+    WrittenAnswer,
+    index_page,
+    question_page,
+    student_page,
+)
 
 ANY_TEXT = st.one_of(
     st.text(st.characters(exclude_categories=())),  # every code point, lone surrogates included
@@ -91,8 +98,8 @@ def test_the_written_pages_and_the_log_are_written_whatever_the_text(ex08, tmp_p
     entry = Entry("s1", text, "s1", (), answers, problem=text or None)
     pages = {
         "index.html": index_page(ex08, [entry]),
-        "q.html": question_page(ex08, manual[0].id, text, [entry]),
-        "s.html": student_page(ex08, entry, {q.id: text for q in manual}),
+        "q.html": question_page(ex08, manual[0].id, text, [entry], MathImages()),
+        "s.html": student_page(ex08, entry, {q.id: text for q in manual}, MathImages()),
     }
     for name, page in pages.items():
         write_atomic(tmp_path / name, page)

@@ -3,7 +3,6 @@ math drawn offline, and the score template that ``grade --written`` merges into 
 
 from __future__ import annotations
 
-import base64
 import csv
 import json
 import re
@@ -18,7 +17,7 @@ import pytest
 from autograder.batch import BatchError
 from autograder.build import build
 from autograder.results import merge_written, read_written_scores
-from autograder.written import render_text, write_written, written_answers
+from autograder.written import MathImages, render_text, write_written, written_answers
 from tests.conftest import ROOT
 
 MANUAL = ["p1_discussion", "p2_written", "p3_written", "p4_written"]
@@ -84,12 +83,18 @@ def test_a_gradescope_export_gives_one_page_per_question_with_every_students_ans
 ):
     out = tmp_path / "w"
     files = write_written(ex08, [export], out)
-    assert {f.relative_to(out).as_posix() for f in files} == {
+    assert {f.relative_to(out).as_posix() for f in files if f.parent.name != "math"} == {
         "index.html",
         "written.csv",
         *(f"questions/{q}.html" for q in MANUAL),
         *(f"students/submission_{n}.html" for n in range(1, 7)),
     }
+    drawn = {f.name for f in files if f.parent.name == "math"}
+    assert drawn == {p.name for p in (out / "math").iterdir()} and len(drawn) >= 2
+    for page in (out / "questions").iterdir():  # every image a page shows is there
+        for src in re.findall(r'<img class="math[^"]*" src="([^"]+)"', page.read_text()):
+            assert (page.parent / src).resolve().parent == (out / "math").resolve()
+            assert (page.parent / src).is_file()
     for q in MANUAL:
         page = (out / "questions" / f"{q}.html").read_text(encoding="utf-8")
         assert "Ada Lovelace (SID 101)" in page and "Alan Turing (SID 102)" in page
@@ -139,7 +144,7 @@ def test_anonymised_pages_name_nobody_and_keep_their_codes_across_runs(ex08, exp
     rows = read_csv(tmp_path / "a" / "written.csv")
     assert all(r["label"].startswith("anon-") and "name" not in r and not r["sid"] for r in rows)
     assert rows == sorted(rows, key=lambda r: r["label"])
-    assert len(first) == 1 + 1 + len(MANUAL) + 6
+    assert len([f for f in first if f.suffix != ".svg"]) == 1 + 1 + len(MANUAL) + 6
 
 
 def test_the_cli_takes_notebooks_zips_and_exports_and_says_what_it_wrote(ex08, built, tmp_path):
@@ -181,28 +186,26 @@ def test_a_written_answer_survives_deleted_end_markers(ex08, built):
 # -- math -------------------------------------------------------------------------------------
 
 
-def svgs(page: str) -> list[str]:
-    return [
-        base64.b64decode(uri).decode()
-        for uri in re.findall(r'src="data:image/svg\+xml;base64,([^"]+)"', page)
-    ]
-
-
-def test_math_is_drawn_into_the_page_and_needs_no_network():
+def test_math_is_drawn_into_svg_files_and_needs_no_network():
+    images = MathImages()
     page = render_text(
         r"Inline $\mathbb E[x_i^2] \ge 0$, display $$\frac{a}{b}$$, \(\sqrt2\), and \[\tfrac12\]"
-        " but $5 and $6 are money"
+        r" but $5 and $6 are money; again $\mathbb E[x_i^2] \ge 0$",
+        images,
     )
-    drawn = svgs(page)
+    drawn = [svg.decode() for svg in images.files.values()]
     assert len(drawn) == 4 and all(s.lstrip().startswith("<?xml") and "<path" in s for s in drawn)
-    assert page.count('class="math display"') == 2 and page.count('class="math inline"') == 2
+    assert set(re.findall(r'src="\.\./math/([0-9a-f]+\.svg)"', page)) == set(images.files)
+    assert page.count('class="math display"') == 2 and page.count('class="math inline"') == 3
     assert "$5 and $6 are money" in page
-    assert not re.search(r"<script|https?://(?!www\.w3\.org)", page.replace("xlink", ""))
-    assert "2026" not in "".join(drawn)  # no date: the same answers give the same pages
+    assert not re.search(r"<script|https?://", page)
+    for svg in drawn:  # self-contained: references only its own glyph definitions
+        assert set(re.findall(r'xlink:href="(.)', svg)) <= {"#"} and "<script" not in svg
+        assert "<metadata" not in svg  # no date: the same answers give the same files
 
 
 def test_math_mathtext_cannot_draw_stays_as_escaped_source():
-    page = render_text(r"$\begin{pmatrix} a \end{pmatrix}$ and $\frac{<b>}{$")
+    page = render_text(r"$\begin{pmatrix} a \end{pmatrix}$ and $\frac{<b>}{$", MathImages())
     assert '<code class="tex">$\\begin{pmatrix} a \\end{pmatrix}$</code>' in page
     assert "<b>" not in page
 
