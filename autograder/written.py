@@ -393,9 +393,12 @@ def write_written(
     """Write the pages and the score template (see the module docs) into ``out``; return the
     files written. Raises only for inputs that are not there (BatchError), never for a
     submission that cannot be read: its row says why."""
-    from autograder.batch import discover
+    from autograder.batch import BatchError, discover
 
     items = discover(paths, notebook_name=assignment.notebook, gradescope_export=gradescope_export)
+    if not items:
+        shown = ", ".join(str(p) for p in paths)
+        raise BatchError(f"no submission (.ipynb, .zip or Gradescope export) in {shown}")
     entries = [_entry(item, assignment, anonymise=anonymise) for item in items]
     if anonymise:
         entries.sort(key=lambda e: e.label)

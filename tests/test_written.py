@@ -171,6 +171,14 @@ def test_the_export_flag_refuses_what_is_not_an_export(ex08, built, tmp_path):
         write_written(ex08, [built.solution], tmp_path / "w", gradescope_export=True)
 
 
+def test_a_folder_without_submissions_is_an_error_not_an_empty_page(ex08, tmp_path):
+    (tmp_path / "class").mkdir()
+    (tmp_path / "class" / "notes.txt").write_text("no notebook here")
+    with pytest.raises(BatchError, match="no submission"):
+        write_written(ex08, [tmp_path / "class"], tmp_path / "w")
+    assert not (tmp_path / "w").exists()
+
+
 def test_a_written_answer_survives_deleted_end_markers(ex08, built):
     nb = nbformat.read(built.student / "ex08.ipynb", as_version=4)
     for cell in nb.cells:
