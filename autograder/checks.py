@@ -203,17 +203,17 @@ def expect_close(
     allowed = shapes or (expected.shape,)
     if got.shape not in allowed:
         raise CheckFailed(
-            f"{what} has shape {got.shape}, expected {' or '.join(map(str, allowed))}"
+            f"{what}: shape {got.shape}, expected {' or '.join(map(str, allowed))}"
         )
     if got.dtype.kind not in "biuf":
-        raise CheckFailed(f"{what} has dtype {got.dtype}, expected a numeric dtype")
+        raise CheckFailed(f"{what}: dtype {got.dtype}, expected a numeric dtype")
     got = got.astype(np.float64).reshape(expected.shape)
     if not np.all(np.isfinite(got)):
         bad = "NaN" if np.isnan(got).any() else "inf"
-        raise CheckFailed(f"{what} contains {bad}")
+        raise CheckFailed(f"{what}: contains {bad}")
     wrong = ~np.isclose(got, expected, rtol=rtol, atol=atol)
     if wrong.any():  # how many entries, never by how much: magnitudes would echo hidden inputs
-        raise CheckFailed(f"{what} has wrong values ({wrong.sum()} of {wrong.size} entries)")
+        raise CheckFailed(f"{what}: wrong values in {wrong.sum()} of {wrong.size} entries")
 
 
 def expect_tensor(
@@ -229,7 +229,7 @@ def expect_tensor(
     """A torch tensor of ``dtype`` (if given) whose values match ``expected``."""
     tensor = tensor_of(value, what)
     if dtype is not None and tensor.dtype != dtype:
-        raise CheckFailed(f"{what} has dtype {tensor.dtype}, expected {dtype}")
+        raise CheckFailed(f"{what}: dtype {tensor.dtype}, expected {dtype}")
     expect_close(tensor.array, expected, what, rtol=rtol, atol=atol, shapes=shapes)
     return tensor
 
