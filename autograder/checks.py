@@ -202,9 +202,7 @@ def expect_close(
     got = np.asarray(got)
     allowed = shapes or (expected.shape,)
     if got.shape not in allowed:
-        raise CheckFailed(
-            f"{what}: shape {got.shape}, expected {' or '.join(map(str, allowed))}"
-        )
+        raise CheckFailed(f"{what}: shape {got.shape}, expected {' or '.join(map(str, allowed))}")
     if got.dtype.kind not in "biuf":
         raise CheckFailed(f"{what}: dtype {got.dtype}, expected a numeric dtype")
     got = got.astype(np.float64).reshape(expected.shape)
