@@ -140,12 +140,15 @@ def merge_written(
     points: Mapping[str, float],
 ) -> dict[str, Any]:
     """``row`` of the gradebook with the written questions' scores: the auto-graded total as
-    ``auto``, their sum as ``written``, and ``total`` = auto + written. A score that is not a
-    number from 0 to the question's points is left out, and ``reason`` says so."""
+    ``auto``, their sum as ``written``, and ``total`` = auto + written. A score that is blank,
+    or not a number from 0 to the question's points, is left out, and ``reason`` says so."""
     merged = dict(row)
     cells = scores.get(str(row.get("submission", "")))
     problems = [] if cells is not None else ["no written scores for this submission"]
     written = 0.0
+    blank = [q for q in points if cells is not None and not cells.get(q, "")]
+    if blank:
+        problems.append(f"no written score yet for {', '.join(blank)}")
     for q, most in points.items():
         text = (cells or {}).get(q, "")
         if not text:

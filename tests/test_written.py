@@ -239,6 +239,7 @@ def test_written_scores_merge_into_the_gradebook_row(tmp_path):
     assert "'abc' is not a score from 0 to 3" in s2["reason"] and "'9'" in s2["reason"]
     s3 = merge_written({"submission": "-s3", "total": 1.0}, scores, points)
     assert "'=1+1' is not a score" in s3["reason"]
+    assert "no written score yet for p2_written" in s3["reason"]
     s4 = merge_written({"submission": "s4", "total": 5.0}, scores, points)
     assert s4["total"] == 5.0 and "no written scores" in s4["reason"]
 
