@@ -313,8 +313,9 @@ class Sandbox:
 
     def _refusal(self) -> str | None:
         """Why the level reached is not acceptable (None if it is; a warning is logged then)."""
-        why = self._jail_log().removeprefix("jail log: ").strip().splitlines()
-        reason = f" ({why[0].removeprefix('sandbox: ')})" if why and why[0] else ""
+        text = self._jail_log()
+        why = text.removeprefix("jail log: ").split("\n", 1)[0].strip()
+        reason = f" ({why.removeprefix('sandbox: ')})" if text.startswith("jail log: ") else ""
         if LEVELS.index(self.isolation) < LEVELS.index(self.minimum):
             return (
                 f"the sandbox reached isolation level {self.isolation!r}{reason}, below the "
