@@ -1267,7 +1267,7 @@ scale_factor = 2**0.5  # SOLUTION
 
 # %%
 def test_p1_e3_choice_values(activation, scale_factor):
-    assert activation == "relu", "set activation to the string 'relu'"
+    assert activation == "relu", "set activation to 'relu' (a string)"
     assert isinstance(scale_factor, (int, float)) and not isinstance(scale_factor, bool), (
         "scale_factor should be a number (int or float)"
     )
