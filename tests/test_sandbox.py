@@ -6,6 +6,7 @@ without torch (fast start) on a slot of their own, so a uid sweep never touches 
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -24,6 +25,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from autograder.sandbox import (
     Crashed,
@@ -668,6 +670,45 @@ def test_every_decoded_string_is_encodable_and_otherwise_unchanged(texts: list[s
     assert set(decoded["value"]) == expected
     assert decoded["type"] == wire.clean_text(texts[0])
     assert all(c == "\ufffd" or not 0xD800 <= ord(c) <= 0xDFFF for c in "".join(texts))
+
+
+def _npy(array: np.ndarray) -> bytearray:
+    buf = io.BytesIO()
+    np.save(buf, array, allow_pickle=True)
+    return bytearray(buf.getvalue())
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(
+    array=hnp.arrays(
+        st.one_of(hnp.boolean_dtypes(), hnp.integer_dtypes(), hnp.floating_dtypes(),
+                  hnp.complex_number_dtypes(), hnp.unsigned_integer_dtypes()),
+        hnp.array_shapes(min_dims=0, max_dims=4, min_side=0, max_side=5),
+    ),
+    fortran=st.booleans(),
+)  # fmt: skip
+def test_numeric_arrays_are_read_in_place_exactly(array: np.ndarray, fortran: bool) -> None:
+    array = np.asfortranarray(array) if fortran else array
+    got = wire._load_npy(_npy(array))
+    assert got.dtype == array.dtype and got.shape == array.shape and got.flags.writeable
+    np.testing.assert_array_equal(got, array)
+
+
+@pytest.mark.parametrize(
+    "blob",
+    [
+        _npy(np.array(["text"])),  # not numeric
+        _npy(np.array([object()], dtype=object)),  # a pickle
+        _npy(np.zeros(3))[:-8],  # fewer bytes than the shape says
+        _npy(np.zeros(3)) + b"\0" * 8,  # more
+        bytearray(b"\x93NUMPY\x09\x00" + bytes(20)),  # unknown version
+        bytearray(b"\x93NUMPY\x02\x00" + (10**6).to_bytes(4, "little")),  # header too long
+    ],
+    ids=["text", "object", "short", "long", "version", "header"],
+)
+def test_array_attachments_are_checked_before_use(blob: bytearray) -> None:
+    with pytest.raises(ProtocolError):
+        wire._load_npy(blob)
 
 
 @settings(max_examples=300, deadline=None, derandomize=True)
