@@ -45,24 +45,31 @@ def built(ex08, tmp_path_factory):
 def run(built, ex08, tmp_path_factory):
     """The solved notebook executed in one kernel, then its last cell again as on Colab.
 
-    Returns ``(notebook, folder, colab_cell)``: the executed notebook (without the Colab cells),
-    the student's folder (with the export zip) and the submission cell as run on Colab."""
+    Returns ``(notebook, folder, colab_cells)``: the executed notebook (without the Colab cells),
+    the student's folder (with the export zip) and the cells run on Colab: the submission cell,
+    the set-up cell with every file in place, then again without ``tests/``."""
     folder = tmp_path_factory.mktemp("student")
     path = student_folder(built, ex08, folder, built.solution)
     standin = tmp_path_factory.mktemp("standin") / "google" / "colab"
     standin.mkdir(parents=True)
     (standin / "__init__.py").write_text('"""Stand-in for Google Colab\'s package (tests)."""\n')
     nb = nbformat.read(path, as_version=4)
-    submission_cell = [c for c in nb.cells if c.cell_type == "code"][-1]
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    setup, submission_cell = code[0], code[-1]
     nb_client = client(nb, folder, timeout=600)
     with nb_client.setup_kernel(env=kernel_env(1)):
         run_notebook(nb_client)
         exported = sorted(folder.glob("ex08_*.zip"))
-        colab = nbformat.v4.new_code_cell(submission_cell.source)
+        colab = [
+            nbformat.v4.new_code_cell(source)
+            for source in (submission_cell.source, setup.source, setup.source)
+        ]
         path_cell = nbformat.v4.new_code_cell(
             f"import sys\nsys.path.insert(0, {str(standin.parent.parent)!r})"
         )
-        run_cells(nb_client, [path_cell, colab])
+        move_tests = nbformat.v4.new_code_cell("import os\nos.rename('tests', 'tests-moved')")
+        run_cells(nb_client, [path_cell, *colab[:2], move_tests, colab[2]])
+    nb.cells = nb.cells[: -len(colab) - 2]
     assert sorted(folder.glob("ex08_*.zip")) == exported, "on Colab no zip may be written"
     return nb, folder, colab
 
@@ -92,9 +99,9 @@ def test_the_export_ran_the_public_checks_and_wrote_one_zip(run, ex08):
 
 
 def test_on_colab_the_last_cell_says_what_to_download_and_runs_the_checks(run, ex08):
-    _, _, colab = run
-    assert [o for o in colab.outputs if o.output_type == "error"] == []
-    shown = text_of(colab)
+    submission = run[2][0]
+    assert [o for o in submission.outputs if o.output_type == "error"] == []
+    shown = text_of(submission)
     assert COLAB_INSTRUCTION in shown and "Gradescope" in shown
     assert shown.count(f"results: {PASSED}") == len(ex08.graded), shown[-2000:]
 
@@ -121,4 +128,11 @@ def test_what_each_path_uploads_grades_with_full_marks(run, ex08, tmp_path):
     }
     assert sorted(scores.values()) == [possible, possible], scores
     assert len(scores) == 2
+
+
+def test_on_colab_the_set_up_cell_names_what_is_missing_from_content(run):
+    _, _, (_, complete, without_tests) = run
+    assert errors(nbformat.v4.new_notebook(cells=[complete, without_tests])) == []
+    assert text_of(complete) == ""  # otter importable and every file in place: nothing to say
+    assert "Colab: upload tests to /content" in text_of(without_tests)
 
