@@ -378,7 +378,7 @@ def real_class(reference, folder: Path, *, hang: bool) -> dict[str, float]:
             reference, drop=("stable_softmax", "softmax_cross_entropy", "smooth_labels")
         ),
     }
-    expected = {"correct": 13, "wrong_var_y": 12, "exits_midway": 13, "missing_p3_cells": 6}
+    expected = {"correct": 13, "wrong_var_y": 11.75, "exits_midway": 13, "missing_p3_cells": 6}
     if hang:
         loop = "def var_y(d, sigma):\n    while True:\n        pass\n"
         files["loops.ipynb"] = small_notebook(reference, replace={"var_y": loop})
@@ -416,7 +416,7 @@ def check_grades(out: Path, expected: dict[str, float]) -> None:
     for q, points in SLIM_POINTS.items():
         assert float(grades["correct"][q]) == points
     if "wrong_var_y" in grades:
-        assert float(grades["wrong_var_y"]["p2_var_y"]) == 1  # relu_sigma still right
+        assert float(grades["wrong_var_y"]["p2_var_y"]) == 0.75  # relu_sigma right: 1.5 of 4
     assert float(grades["exits_midway"]["p3_softmax"]) == 2
 
 
