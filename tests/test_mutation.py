@@ -8,6 +8,8 @@ hidden tests in one real sandbox (``verify.grade_variants``), on the inputs of a
 
 from __future__ import annotations
 
+import ast
+import copy
 import inspect
 from collections import defaultdict
 
@@ -16,7 +18,31 @@ import pytest
 from autograder.build import build
 from autograder.hidden import ex08 as hidden
 from autograder.source import reference_namespace
-from autograder.verify import grade_variants
+from autograder.submission import load_submission
+from autograder.verify import _defined_names, grade_variants
+
+# AST mutations: operators, comparisons, constants, booleans (keepdim=..., defaults), reductions,
+# statements removed
+OPERATORS = {
+    ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mult,
+    ast.Pow: ast.Mult, ast.FloorDiv: ast.Div, ast.MatMult: ast.Mult, ast.Mod: ast.FloorDiv,
+    ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt, ast.Eq: ast.NotEq,
+    ast.NotEq: ast.Eq, ast.Is: ast.IsNot, ast.IsNot: ast.Is, ast.In: ast.NotIn,
+}  # fmt: skip
+REDUCTIONS = {"sum": "mean", "mean": "sum", "amax": "amin", "amin": "amax", "max": "min"}
+# AST mutants that compute the same thing: no test can tell them from the reference
+EQUIVALENT = {
+    # zip(..., strict=False) over sequences of equal length by construction
+    (
+        "p1_weights",
+        "`True` in `for k_in, k_out in zip(widths[:-1], widths[1:], strict=True):`: True → False",
+    ),
+    (
+        "p1_predict",
+        "`True` in `for index, (weight, bias) in enumerate(zip(weights, biases, strict=True)):`: "
+        "True → False",
+    ),
+}
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +56,83 @@ def graded(ex08, built):
     variants = [("reference", q.id, "pass") for q in ex08.graded]
     variants += [("mistake", q, c) for q, cells in hidden.MISTAKES.items() for c in cells]
     variants += [("rewrite", q, c) for q, cells in hidden.REWRITES.items() for c in cells]
+    variants += [(f"ast {what}", q, c) for q, what, c in ast_mutants(built)]
     results = grade_variants(ex08, built.solution, [(q, c) for _, q, c in variants])
     return [(*v, r) for v, r in zip(variants, results, strict=True)]
+
+
+def _targets(tree: ast.AST) -> list[ast.AST]:
+    """The nodes a mutation can change, annotations left out (they only run at definition)."""
+    skip = set()
+    for node in ast.walk(tree):
+        for annotation in (getattr(node, "annotation", None), getattr(node, "returns", None)):
+            skip |= set(ast.walk(annotation)) if annotation else set()
+    found = []
+    for node in ast.walk(tree):
+        if node in skip:
+            continue
+        if isinstance(node, ast.BinOp | ast.Compare) or (
+            isinstance(node, ast.Attribute) and node.attr in REDUCTIONS
+        ):
+            found.append(node)
+        elif isinstance(node, ast.Constant) and type(node.value) in (bool, int, float):
+            found.append(node)
+        elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
+            found.append(node)  # a statement such as optimizer.step()
+    return found
+
+
+def _mutate(node: ast.AST) -> str | None:
+    """Mutate ``node`` in place; a description of the change, None if nothing applies."""
+    if isinstance(node, ast.BinOp | ast.Compare):
+        old = node.op if isinstance(node, ast.BinOp) else node.ops[0]
+        if type(old) not in OPERATORS:
+            return None
+        new = OPERATORS[type(old)]()
+        if isinstance(node, ast.BinOp):
+            node.op = new
+        else:
+            node.ops[0] = new
+        return f"{type(old).__name__} → {type(new).__name__}"
+    if isinstance(node, ast.Attribute):
+        old, node.attr = node.attr, REDUCTIONS[node.attr]
+        return f".{old} → .{node.attr}"
+    if isinstance(node, ast.Expr):
+        node.value = ast.Constant(None)
+        return "statement removed"
+    old = node.value
+    node.value = (not old) if type(old) is bool else old + 1 if type(old) is int else old * 2 or 1.0
+    return f"{old!r} → {node.value!r}"
+
+
+def _code_lines(notebook) -> set[str]:
+    cells = load_submission(notebook, notebook_name=notebook.name, assignment_id="ex08").cells
+    return {line.strip() for cell in cells for line in cell.splitlines()}
+
+
+def ast_mutants(built) -> list[tuple[str, str, str]]:
+    """(qid, description, cell) for every single-node mutation of the lines a student writes
+    (in the solved notebook, not in the release) in the cells that define a question's
+    functions (the cells its MISTAKES redefine)."""
+    given = _code_lines(built.student / built.solution.name)
+    cells = load_submission(built.solution, notebook_name=built.solution.name, assignment_id="ex08")
+    mutants = []
+    for qid, mistakes in hidden.MISTAKES.items():
+        names = set().union(*map(_defined_names, mistakes))
+        for source in (c for c in cells.cells if _defined_names(c) & names):
+            lines = source.splitlines()
+            tree = ast.parse(source)
+            for index, node in enumerate(_targets(tree)):
+                line = lines[node.lineno - 1].strip()
+                if line in given:
+                    continue
+                mutant = copy.deepcopy(tree)
+                change = _mutate(_targets(mutant)[index])
+                if change:
+                    segment = ast.get_source_segment(source, node)
+                    where = f"`{line}`" if segment == line else f"`{segment}` in `{line}`"
+                    mutants.append((qid, f"{where}: {change}", ast.unparse(mutant)))
+    return mutants
 
 
 def _full(result) -> bool:
@@ -45,19 +146,28 @@ def test_every_question_has_five_mistakes_and_five_rewrites(ex08):
 
 
 def test_every_mistake_loses_points_and_every_rewrite_keeps_full_marks(graded):
-    killed, total, unfair = defaultdict(int), defaultdict(int), []
+    """Hand-written mistakes and AST mutants (minus the declared equivalent ones) all lose
+    points; correct rewrites all keep full marks."""
+    killed, total, survivors, unfair = defaultdict(int), defaultdict(int), [], []
+    equivalent = set()
     for kind, qid, cell, result in graded:
-        if kind == "mistake":
+        if kind == "rewrite" and not _full(result):
+            unfair.append((qid, cell, result.report()))
+        if kind == "mistake" or kind.startswith("ast "):
+            if (qid, kind[4:]) in EQUIVALENT:
+                equivalent.add((qid, kind[4:]))
+                continue
             total[qid] += 1
             killed[qid] += not _full(result)
-        elif kind == "rewrite" and not _full(result):
-            unfair.append((qid, cell, result.report()))
-    print("\nmutation score per question (mistakes that lose points):")
+            if _full(result):
+                survivors.append((qid, kind, cell))
+    print("\nmutation score per question (hand-written and AST mutants that lose points):")
     for qid in total:
-        print(f"  {qid:20s} {killed[qid]}/{total[qid]} = {killed[qid] / total[qid]:.0%}")
-    survivors = {q: total[q] - killed[q] for q in total if killed[q] < total[q]}
-    assert survivors == {}
+        print(f"  {qid:20s} {killed[qid]:3d}/{total[qid]:3d} = {killed[qid] / total[qid]:.0%}")
+    print(f"  equivalent AST mutants left out: {len(equivalent)}")
+    assert survivors == []
     assert unfair == []
+    assert equivalent == EQUIVALENT  # every declared equivalent mutant is still generated
 
 
 def test_contract_names_the_checks_and_the_core_carries_half(ex08, graded):
@@ -99,6 +209,6 @@ def test_public_checks_reject_nothing_the_hidden_tests_accept(ex08, built, grade
     disagree = []
     for kind, qid, cell, result in graded:
         public = _public_passes(ex08, built, qid, cell)
-        if not public and _full(result) or public != _full(result) and kind != "mistake":
+        if not public and (_full(result) or kind in ("reference", "rewrite")):
             disagree.append((kind, qid, cell, public, result.report()))
     assert disagree == []

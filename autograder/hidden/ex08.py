@@ -464,7 +464,8 @@ LINEAR = "torch.nn.modules.linear.Linear"
 E3_PROBE = """
 def __ag_e3_network(**kwargs):
     net = create_network_e3(**kwargs)
-    positions = list(net._modules.values())  # children() would list a shared module once
+    # children() would list a shared module once; a non-module has no positions to compare
+    positions = list(getattr(net, "_modules", {}).values())
     return net, len({id(m) for m in positions}) == len(positions)
 """
 
