@@ -322,6 +322,11 @@ def discover(
         ):
             items += _export_folder(path, notebook_name)
         elif path.is_dir():
+            if (path / METADATA_NAME).exists():
+                log.warning(
+                    "%s holds %s beside other files: graded as a folder of submissions, not as a "
+                    "Gradescope export (--gradescope-export says it is one)", path, METADATA_NAME
+                )
             for child in sorted(path.iterdir()):
                 if child.name.startswith("."):
                     continue
