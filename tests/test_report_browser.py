@@ -1,10 +1,11 @@
 """report.html and the written-answer pages in a real headless browser (Debian's chromium, driven
-by Playwright, which otter-grader brings): on a laptop's screen, a small window's, and in print
-media at about a printed A4 page's width, nothing is wider than the page.
+by Playwright, which otter-grader[grading] brings through nbconvert[webpdf]): on a laptop's
+screen, a small window's, and in print media at about a printed A4 page's width, nothing is wider
+than the page.
 
 The page's own layout is measured by the browser (``scrollWidth`` against ``clientWidth``, and
 the right edge of every image), not by comparing pixels. Skipped only when no chromium is
-installed (CI installs it: ``.ci/run``).
+installed (CI installs it: ``.ci/run``) or Playwright is missing.
 """
 
 from __future__ import annotations
@@ -37,10 +38,9 @@ PROBE = """() => {
 
 
 @pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
+    with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,
             args=[
