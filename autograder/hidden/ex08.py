@@ -11,8 +11,10 @@ Next to each test:
 - ``ANSWERS[qid]``: the answer in the spellings a leak would use. ``autograder verify`` fails when
   one appears in the release or in any check name or message (docs/authoring.md, "Answer strings
   and the leak check").
-- ``MISTAKES[qid]``: typical wrong answers; verify grades them to look for leaks in the messages
-  they produce, and the mutation test (tests/test_mutation.py) proves each loses points.
+- ``MISTAKES[qid]`` and ``REWRITES[qid]`` (in ex08_variants.py): typical wrong answers and
+  correct ones written differently; verify grades them (each mistake must lose points, each
+  rewrite keep full marks, no message they produce may hold an answer), and so does the mutation
+  test (tests/test_mutation.py), with AST mutants of the reference besides.
 
 Check names say what is checked and messages what is wrong, never the expected value, the formula
 or the hidden inputs.
