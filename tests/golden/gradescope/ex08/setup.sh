@@ -56,9 +56,10 @@ chmod 711 /autograder/source
 chmod -R go+rX /autograder/source/data
 
 # Fail the image build now, not at the first submission: the grader imports in the environment,
-# torch is the CPU build, the child's user can run the interpreter but cannot read the grader.
+# torch is the CPU build, libseccomp loads (the sandbox's seccomp filter), the child's user can run
+# the interpreter but cannot read the grader.
 PYTHONPATH=/autograder/source "$python" -c \
-    "import autograder.gradescope, autograder.grading, otter, torch; assert torch.version.cuda is None, 'CUDA torch'"
+    "import autograder.gradescope, autograder.grading, otter, pyseccomp, torch; assert torch.version.cuda is None, 'CUDA torch'"
 runuser -u ag-sandbox -- "$python" -I -c "import numpy, torch"
 if runuser -u ag-sandbox -- cat /autograder/source/grader.yml >/dev/null 2>&1; then
     echo "setup.sh: the sandbox user can read /autograder/source/grader.yml" >&2
