@@ -524,7 +524,9 @@ def p1_e3_network(t: Tester) -> None:
     with t.check("the default arguments"):
         _expect_e3_structure(network()[0], 10, 128, "relu")
     with t.check("a new module at every position"):
-        _, distinct = network(depth=int(t.rng.integers(3, 7)), width=4, activation="sigmoid")
+        depth = int(t.rng.integers(3, 7))
+        net, distinct = network(depth=depth, width=4, activation="sigmoid")
+        _expect_e3_structure(net, depth, 4, "sigmoid")
         expect(distinct is True, "one module object appears at several positions")
 
 
