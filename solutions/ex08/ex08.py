@@ -556,7 +556,8 @@ def fit_and_plot(L, K, steps=1000, lr=1e-3, N_sqrt=100, alternative=False, seed=
 # %% [markdown]
 # Train two networks of width 32 for 1000 steps, one with four layers and one with two, and
 # compare their final MSE with the variance of the target (each run takes about 5 s on one CPU
-# core).
+# core). If they take much longer on a busy or shared machine, run `torch.set_num_threads(1)`:
+# for matrices this small, threads competing for cores cost more than they help.
 
 # %% tags=["otter_ignore"]
 fit_and_plot(L=4, K=32)
