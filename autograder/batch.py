@@ -4,7 +4,9 @@ Each submission is graded exactly as a single one (``grade_submission``: one san
 submission) but inside a worker process of our own, one per parallel slot, so that a grading that
 crashes, hangs or exhausts memory costs only its own row: a worker that dies or overruns
 ``timeout`` is replaced and its submission gets a results.json with status ``error`` and the
-reason.
+reason. A batch with a single submission to grade is graded in the calling process (no worker:
+a worker would import torch a second time); the timeout and a failure of the grader still cost
+only its row, but a crash of the process (out of memory) ends the run.
 
 Results are written atomically as each submission finishes (``OUT/<name>/results.json``, then
 ``OUT/grades.csv`` again), so an interrupted run loses at most the submissions in flight. A
@@ -39,15 +41,13 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from tqdm import tqdm
 
 import autograder
 from autograder.config import Assignment
-from autograder.grading import grade_submission, ungraded_results
-from autograder.report import Summary, report_html, summarize
 from autograder.results import (
     gradebook,
     gradebook_row,
@@ -58,10 +58,17 @@ from autograder.results import (
 )
 from autograder.submission import sha256_of
 
+if TYPE_CHECKING:
+    from autograder.report import Summary
+
 log = logging.getLogger(__name__)
 
 GradeFn = Callable[..., dict[str, Any]]
 """``grade(assignment, path, *, slot, hide) -> results.json dict`` (as ``grade_submission``)."""
+Runner = Callable[..., None]
+"""``run(assignment, out, todo, jobs, timeout, grade, hide, finish, bar)``: grades every item of
+the deque ``todo``, calling ``finish(item, results, seconds)`` then ``bar.update()`` for each
+(:func:`_run`: local worker processes; ``autograder.cluster``: a Dask cluster)."""
 
 METADATA_NAME = "submission_metadata.yml"
 STAGING = ".staging"
@@ -370,6 +377,8 @@ def previous_results(out: Path, item: Item, assignment: Assignment) -> dict[str,
 
 def failed_results(assignment: Assignment, item: Item, reason: str, *, status: str) -> dict:
     """results.json for a submission that could not be graded: zero on every question."""
+    from autograder.grading import ungraded_results
+
     results = ungraded_results(
         assignment, "grading", reason, time.monotonic(), note=f"Not graded: {reason}"
     )
@@ -574,11 +583,12 @@ def grade_batch(
     jobs: int | None = None,
     force: bool = False,
     timeout: float = DEFAULT_TIMEOUT,
-    grade: GradeFn = grade_submission,
+    grade: GradeFn | None = None,
     progress: bool | None = None,
     on_result: Callable[[str, dict[str, Any]], None] | None = None,
     gradescope_export: bool = False,
     written: Mapping[str, Mapping[str, str]] | None = None,
+    runner: Runner | None = None,
 ) -> BatchResult:
     """Grade every submission in ``paths`` into ``out``; see the module docs for the guarantees.
 
@@ -591,11 +601,16 @@ def grade_batch(
     export (see :func:`discover`). ``written``: the hand-graded scores of the written questions
     (:func:`autograder.results.read_written_scores`), merged into ``grades.csv`` (total = auto +
     written). ``OUT/batch.log`` gets one line per submission: graded, skipped or not graded and
-    why, with its time.
+    why, with its time. ``runner`` grades what is to be graded (default: local worker
+    processes; see :data:`Runner`).
 
     Returns on completion and on Ctrl-C/SIGTERM (``interrupted``), after the in-flight workers
     are stopped; what finished is on disk, ``grades.csv`` included.
     """
+    from autograder.grading import grade_submission  # torch, numpy: only when a batch runs
+    from autograder.report import report_html, summarize  # matplotlib
+
+    grade = grade or grade_submission
     began = time.monotonic()
     out = Path(out)
     jobs = jobs or len(os.sched_getaffinity(0))
@@ -657,7 +672,7 @@ def grade_batch(
         hide = [out.resolve(), *(Path(p).resolve() for p in paths)]
         try:
             with _terminate_raises_interrupt():
-                _run(assignment, out, todo, jobs, timeout, grade, hide, finish, bar)
+                (runner or _run)(assignment, out, todo, jobs, timeout, grade, hide, finish, bar)
         except KeyboardInterrupt:
             batch.interrupted = True
         finally:
@@ -680,6 +695,45 @@ def grade_batch(
         return batch
 
 
+class _Overrun(Exception):
+    """The grading in this process ran past the batch's timeout."""
+
+
+def _grade_here(
+    assignment: Assignment,
+    out: Path,
+    item: Item,
+    timeout: float,
+    grade: GradeFn,
+    hide: list[Path],
+    finish: Callable[[Item, dict[str, Any], float], None],
+) -> None:
+    """Grade one submission in this process: a failure of the grader or a run past ``timeout``
+    (SIGALRM; the sandbox in flight is closed on the way out) still gives its results.json."""
+
+    def overrun(*_: object) -> None:
+        raise _Overrun
+
+    began = time.monotonic()
+    previous = signal.signal(signal.SIGALRM, overrun)
+    signal.setitimer(signal.ITIMER_REAL, timeout)
+    try:
+        results = grade(assignment, stage(out, item), slot=0, hide=hide)
+    except _Overrun:
+        reason = f"grading took longer than {timeout:g} s and was stopped"
+        results = failed_results(assignment, item, reason, status="error")
+    except Exception as exc:  # noqa: BLE001 - any failure of the grader costs this row only
+        log.exception("grading %s failed", item.name)
+        reason = f"the grader failed: {type(exc).__name__}: {exc}"
+        results = failed_results(assignment, item, reason, status="error")
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        if item.member is not None:
+            shutil.rmtree(out / STAGING / item.name, ignore_errors=True)
+    finish(item, results, time.monotonic() - began)
+
+
 def _run(
     assignment: Assignment,
     out: Path,
@@ -693,6 +747,10 @@ def _run(
 ) -> None:
     """Hand ``todo`` to at most ``jobs`` workers; replace any worker that dies or overruns."""
     if not todo:
+        return
+    if len(todo) == 1:  # one submission: no worker to start (a second torch import)
+        _grade_here(assignment, out, todo.popleft(), timeout, grade, hide, finish)
+        bar.update()
         return
     # Workers fork from a fresh server process that has imported the grader (torch) but run
     # nothing: a replacement worker starts in milliseconds, and no worker is forked from this

@@ -6,14 +6,15 @@ import logging
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import click
 
+# Only light modules at import: `--help` and argument errors must answer without loading
+# torch, numpy, matplotlib or otter (each command imports what it needs).
 from autograder.batch import DEFAULT_TIMEOUT, BatchError, grade_batch
-from autograder.build import build as build_assignment
+from autograder.cluster import cluster_options, cluster_runner
 from autograder.config import CONFIG_NAME, Assignment, ConfigError, find_assignment
-from autograder.report import summary_table
-from autograder.verify import verify as verify_assignment
 
 config_option = click.option(
     "--config",
@@ -61,6 +62,8 @@ def cli(verbose: bool) -> None:
 @config_option
 def build(assignment: str, out: Path, release: bool, config: Path) -> None:
     """Build the student release (and solved notebook) of ASSIGNMENT into OUT/<id>/."""
+    from autograder.build import build as build_assignment
+
     a = load_assignment(assignment, config)
     result = build_assignment(
         a, out=out, release=a.root / "assignments" / a.id if release else None
@@ -97,6 +100,7 @@ def build(assignment: str, out: Path, release: bool, config: Path) -> None:
     is_flag=True,
     help="grade even below the isolation minimum of grader.yml (docs/threat-model.md)",
 )
+@cluster_options
 @config_option
 def grade(
     submissions: tuple[Path, ...],
@@ -109,6 +113,7 @@ def grade(
     written_csv: Path | None,
     unsafe: bool,
     config: Path,
+    **cluster: Any,
 ) -> None:
     """Grade SUBMISSIONS: notebooks, otter export zips, folders of them, or a Gradescope export.
 
@@ -116,28 +121,33 @@ def grade(
     OUT/batch.log. Re-running skips what is already graded (same file, grader version and seed).
     """
     from autograder.grading import isolation_refusal
+    from autograder.report import summary_table
     from autograder.results import read_written_scores
 
     a = load_assignment(assignment, config)
     if unsafe:
         a = replace(a, min_isolation="none")
-    elif refusal := isolation_refusal(a, hide=[out]):
+    elif not (cluster["scheduler"] or cluster["cluster"]) and (  # workers check their own
+        refusal := isolation_refusal(a, hide=[out])
+    ):
         click.echo(f"error: refusing to grade: {refusal} (--unsafe grades anyway)", err=True)
         sys.exit(3)
     try:
         scores = None
         if written_csv is not None:
             scores = read_written_scores(written_csv, [q.id for q in a.questions if q.manual])
-        result = grade_batch(
-            a,
-            submissions,
-            out=out,
-            jobs=jobs,
-            force=force,
-            timeout=timeout,
-            gradescope_export=gradescope_export,
-            written=scores,
-        )
+        with cluster_runner(config, **cluster) as runner:
+            result = grade_batch(
+                a,
+                submissions,
+                out=out,
+                jobs=jobs,
+                force=force,
+                timeout=timeout,
+                gradescope_export=gradescope_export,
+                written=scores,
+                runner=runner,
+            )
     except (BatchError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     if result.skipped:
@@ -162,6 +172,8 @@ def grade(
 @config_option
 def verify(assignment: str, config: Path) -> None:
     """Prove ASSIGNMENT is sound: reference full marks, stub zero, every check discriminates."""
+    from autograder.verify import verify as verify_assignment
+
     verdict = verify_assignment(load_assignment(assignment, config))
     click.echo(f"reference: {verdict.reference['score']:g}   stub: {verdict.stub['score']:g}")
     for problem in verdict.problems:

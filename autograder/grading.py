@@ -8,7 +8,6 @@ never enter it, and the paths that hold them are hidden from its view of the fil
 from __future__ import annotations
 
 import contextlib
-import importlib
 import io
 import logging
 import sys
@@ -18,13 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
-
 import autograder
 from autograder.checks import CheckResult, QuestionFn, Tester, question_rng
 from autograder.config import Assignment, Question
 from autograder.sandbox import CellResult, IsolationRefused, Limits, Sandbox
-from autograder.source import reference_namespace
+from autograder.source import AuthoringError, load_module, reference_namespace
 from autograder.submission import SubmissionError, load_submission
 
 log = logging.getLogger(__name__)
@@ -51,13 +48,19 @@ class QuestionResult:
 
 
 def hidden_tests(assignment: Assignment) -> dict[str, QuestionFn]:
-    """The hidden test of every auto-graded question (ValueError if the module disagrees)."""
-    registry: dict[str, QuestionFn] = importlib.import_module(assignment.hidden_tests).QUESTIONS
+    """The hidden test of every auto-graded question (AuthoringError, one line, if the hidden
+    tests' file has no ``QUESTIONS`` or its ids differ from grader.yml's)."""
+    module = load_module(assignment.hidden_tests)
+    registry: dict[str, QuestionFn] | None = getattr(module, "QUESTIONS", None)
+    if not isinstance(registry, dict):
+        raise AuthoringError(f"{assignment.hidden_tests}: defines no QUESTIONS dict")
     wanted = {q.id for q in assignment.graded}
     if set(registry) != wanted:
-        raise ValueError(
-            f"{assignment.hidden_tests} defines {sorted(registry)} but grader.yml auto-grades "
-            f"{sorted(wanted)}"
+        extra, missing = sorted(set(registry) - wanted), sorted(wanted - set(registry))
+        raise AuthoringError(
+            f"{assignment.hidden_tests}: QUESTIONS disagrees with grader.yml's auto-graded "
+            f"questions of {assignment.id}: not in grader.yml {extra}, without a hidden test "
+            f"{missing}"
         )
     return registry
 
@@ -120,6 +123,8 @@ def grade_submission(
         )
     except SubmissionError as exc:
         return ungraded_results(assignment, "submission", str(exc), started)
+    import torch  # here, not at import: `autograder --help` must not load it
+
     torch.set_num_threads(1)
     reference = reference_namespace(assignment.source)
     tests = hidden_tests(assignment)
@@ -127,7 +132,7 @@ def grade_submission(
         sandbox = _sandbox(
             assignment,
             hide,
-            public={p.name: p for p in assignment.public},
+            public=assignment.public_files(),
             files={assignment.notebook: submission.notebook},
             limits=assignment.limits,
             slot=slot,

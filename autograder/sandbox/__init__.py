@@ -5,6 +5,11 @@ notebook cells and answers ``get``/``call`` requests with JSON + ``.npy`` replie
 See ``_jail.py`` for the isolation design and ``values.py`` for what crosses the boundary.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 from .errors import (
     Crashed,
     IsolationRefused,
@@ -14,19 +19,31 @@ from .errors import (
     Timeout,
 )
 from .limits import Limits
-from .sandbox import LEVELS, Sandbox
-from .values import (
-    CellResult,
-    ModuleValue,
-    OpaqueValue,
-    Spec,
-    TensorValue,
-    criterion,
-    loader,
-    optimizer,
-    sequential,
-    tensor,
-)
+
+_LAZY = {
+    "sandbox": ("LEVELS", "Sandbox"),
+    "values": (
+        "CellResult",
+        "ModuleValue",
+        "OpaqueValue",
+        "Spec",
+        "TensorValue",
+        "criterion",
+        "loader",
+        "optimizer",
+        "sequential",
+        "tensor",
+    ),
+}
+"""Names loaded on first use (they import numpy): reading grader.yml needs only ``Limits``."""
+
+
+def __getattr__(name: str) -> Any:
+    for module, names in _LAZY.items():
+        if name in names:
+            return getattr(importlib.import_module(f".{module}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "LEVELS",
