@@ -48,7 +48,7 @@ def assign_config(assignment: Assignment) -> dict:
         "run_tests": False,
         "export_cell": False,  # the source's last cell exports (grader.export fails on Colab)
         "tests": {"files": True, "ok_format": False},
-        "files": [p.name for p in assignment.public],
+        "files": sorted(assignment.public_files()),
         "python_version": assignment.python_version,
         "generate": {"pdf": False, "zips": False},
     }
@@ -95,8 +95,12 @@ def build(assignment: Assignment, *, out: Path, release: Path | None = None) -> 
     target = out / assignment.id
     with tempfile.TemporaryDirectory(prefix="autograder-build-") as tmp:
         work = Path(tmp)
-        for public in assignment.public:
-            shutil.copytree(public, work / public.name)
+        for name, public in assignment.public_files().items():
+            (work / name).parent.mkdir(parents=True, exist_ok=True)
+            if public.is_dir():
+                shutil.copytree(public, work / name)
+            else:
+                shutil.copy2(public, work / name)
         master = work / assignment.notebook
         nbformat.write(master_notebook(nb, assignment), master)
         _otter_assign(master, work / "out")

@@ -17,7 +17,8 @@ CONFIG_NAME = "grader.yml"
 
 
 class ConfigError(ValueError):
-    """grader.yml is missing, malformed or does not match the schema."""
+    """grader.yml is missing, malformed or does not match the schema, or an assignment's files
+    disagree with it: one line naming what to fix."""
 
 
 @dataclass(frozen=True)
@@ -39,17 +40,21 @@ class Visibility:
 
 @dataclass(frozen=True)
 class Assignment:
-    """One assignment of grader.yml, with paths resolved against the config's folder."""
+    """One assignment of grader.yml, with paths resolved: ``root`` is the config's folder (the
+    project), ``folder`` the assignment folder holding everything its author writes."""
 
     id: str
     title: str
     root: Path
+    folder: Path
     source: Path
     notebook: str
-    hidden_tests: str
+    hidden_tests: Path
     seed: int
     questions: tuple[Question, ...]
     public: tuple[Path, ...] = ()
+    """Public files and folders (absolute); each keeps its path relative to ``folder``."""
+    variants: Path | None = None
     python_version: str = "3.11"
     requirements: tuple[str, ...] = ()
     limits: Limits = field(default_factory=Limits)
@@ -61,6 +66,11 @@ class Assignment:
     def graded(self) -> tuple[Question, ...]:
         """Auto-graded questions, in config order."""
         return tuple(q for q in self.questions if not q.manual)
+
+    def public_files(self) -> dict[str, Path]:
+        """Public paths by the relative path they keep for students, in the sandbox's workdir
+        and in the Gradescope zip (``data/x`` of ``solutions/a1`` → ``data/x``)."""
+        return {p.relative_to(self.folder).as_posix(): p for p in self.public}
 
     def question(self, qid: str) -> Question:
         """The question with id ``qid`` (KeyError if unknown)."""
@@ -91,8 +101,9 @@ def _line_of(node: yaml.Node, path: list[str | int]) -> int:
     return node.start_mark.line + 1
 
 
-def load_config(path: Path | str = CONFIG_NAME) -> dict[str, Assignment]:
-    """Read and validate grader.yml; raise ConfigError naming the bad key and its line."""
+def load_config(path: Path | str = CONFIG_NAME, only: str | None = None) -> dict[str, Assignment]:
+    """Read and validate grader.yml; raise ConfigError naming the bad key and its line. With
+    ``only``, only that assignment's files are looked up (a Gradescope zip holds one folder)."""
     path = Path(path)
     try:
         text = path.read_text()
@@ -114,23 +125,61 @@ def load_config(path: Path | str = CONFIG_NAME) -> dict[str, Assignment]:
         raise ConfigError(f"{path}:{line}: {where}: {err.message}")
     root = path.resolve().parent
     minimum = data.get("isolation", {}).get("minimum", "uid")
-    return {aid: _assignment(aid, raw, root, minimum) for aid, raw in data["assignments"].items()}
+
+    def where(*keys: str | int) -> str:
+        line = _line_of(node, ["assignments", *keys])
+        return f"{path}:{line}: assignments.{'.'.join(map(str, keys))}"
+
+    return {
+        aid: _assignment(aid, raw, root, minimum, where)
+        for aid, raw in data["assignments"].items()
+        if only is None or aid == only
+    }
 
 
-def _assignment(aid: str, raw: dict[str, Any], root: Path, min_isolation: str) -> Assignment:
+def _inside(folder: Path, relative: str, what: str) -> Path:
+    """``folder / relative``, which must exist and stay inside ``folder``; else ConfigError."""
+    target = folder / relative
+    if Path(relative).is_absolute() or ".." in Path(relative).parts or relative.strip("./") == "":
+        raise ConfigError(f"{what}: {relative!r} must be a path inside {folder}")
+    if not target.exists():
+        raise ConfigError(f"{what}: {target} does not exist")
+    return target
+
+
+def _assignment(
+    aid: str, raw: dict[str, Any], root: Path, min_isolation: str, where: Any
+) -> Assignment:
+    folder = root / raw.get("folder", f"solutions/{aid}")
+    if not folder.is_dir():
+        raise ConfigError(f"{where(aid, 'folder')}: {folder} is not a folder")
+    public = tuple(
+        _inside(folder, p, where(aid, "public", i)) for i, p in enumerate(raw.get("public", []))
+    )
+    names = sorted(p.relative_to(folder).as_posix() for p in public)
+    for a, b in zip(names, names[1:], strict=False):
+        if b == a or b.startswith(a + "/"):
+            raise ConfigError(f"{where(aid, 'public')}: {b!r} is listed twice (inside {a!r})")
+    variants = folder / raw.get("variants", "variants.py")
+    if "variants" in raw:
+        variants = _inside(folder, raw["variants"], where(aid, "variants"))
     return Assignment(
         id=aid,
         title=raw["title"],
         root=root,
-        source=root / raw["source"],
-        notebook=raw["notebook"],
-        hidden_tests=raw["hidden_tests"],
+        folder=folder,
+        source=_inside(folder, raw.get("source", f"{aid}.py"), where(aid, "source")),
+        notebook=raw.get("notebook", f"{aid}.ipynb"),
+        hidden_tests=_inside(
+            folder, raw.get("hidden_tests", "hidden_tests.py"), where(aid, "hidden_tests")
+        ),
+        variants=variants if variants.is_file() else None,
         seed=raw["seed"],
         questions=tuple(
             Question(id=qid, points=q["points"], manual=q.get("manual", False))
             for qid, q in raw["questions"].items()
         ),
-        public=tuple(root / p for p in raw.get("public", [])),
+        public=public,
         python_version=raw.get("python_version", "3.11"),
         requirements=tuple(raw.get("requirements", [])),
         limits=Limits(**raw.get("limits", {})),
@@ -141,7 +190,8 @@ def _assignment(aid: str, raw: dict[str, Any], root: Path, min_isolation: str) -
 
 def find_assignment(aid: str, config: Path | str = CONFIG_NAME) -> Assignment:
     """The assignment ``aid`` of the config; ConfigError listing the known ids otherwise."""
-    assignments = load_config(config)
+    assignments = load_config(config, only=aid)
     if aid not in assignments:
+        assignments = load_config(config)  # the known ids, each checked
         raise ConfigError(f"no assignment {aid!r} in {config}; known: {', '.join(assignments)}")
     return assignments[aid]

@@ -5,8 +5,9 @@ Build side (``autograder build`` calls :func:`write_zip`): ``otter generate`` ma
 the CPU build of torch, our package's dependencies) and ``otter_config.json``. Its
 ``run_autograder`` would grade inside the student's kernel, so ours replaces it (and
 ``run_otter.py`` is left out); our steps are appended to ``setup.sh`` (the unprivileged user of the
-sandbox, file modes, import checks); our package, ``grader.yml``, the assignment's source and its
-public data are shipped at the zip's root, which Gradescope unzips to ``/autograder/source``.
+sandbox, file modes, import checks); our package, ``grader.yml`` and the assignment folder (source,
+hidden tests, public data, at their paths in the project) are shipped at the zip's root, which
+Gradescope unzips to ``/autograder/source``.
 
 Grading side (``python -m autograder.gradescope --assignment ID [--root /autograder]``, what
 ``run_autograder`` runs): find the submission in ``submission/``, grade it with
@@ -219,10 +220,24 @@ def setup_script(assignment: Assignment, otter_setup: str) -> str:
         uid=SANDBOX_UID,
         user=SANDBOX_USER,
         source=source,
-        public="\n".join(f"chmod -R go+rX {source}/{p.name}" for p in assignment.public)
+        public="\n".join(
+            "".join(f"chmod go+x {source}/{d}\n" for d in folders)
+            + f"chmod -R go+rX {source}/{rel}"
+            for rel, folders in _public_paths(assignment)
+        )
         or ": # no public data",
     )
     return otter_setup.rstrip("\n") + "\n" + ours
+
+
+def _public_paths(assignment: Assignment) -> list[tuple[str, list[str]]]:
+    """Each public path relative to the project root (as in the zip), with the folders above
+    it that the sandbox user must traverse (without listing them) to reach it."""
+    paths = []
+    for path in assignment.public:
+        rel = path.relative_to(assignment.root)
+        paths.append((rel.as_posix(), [d.as_posix() for d in reversed(rel.parents[:-1])]))
+    return paths
 
 
 def run_script(assignment: Assignment) -> str:
@@ -263,8 +278,7 @@ def zip_entries(assignment: Assignment) -> dict[str, tuple[bytes, int]]:
     entries = {name: (body.encode(), mode) for name, (body, mode) in text.items()}
     root = assignment.root
     package = Path(autograder.__file__).resolve().parent
-    sources = [(package, package.parent), (assignment.source.parent, root)]
-    sources += [(p, root) for p in assignment.public]
+    sources = [(package, package.parent), (assignment.folder, root)]  # public data included
     for folder, base in sources:
         for arcname, path in _tree(folder, base):
             entries[arcname] = (path.read_bytes(), 0o644)
@@ -409,11 +423,14 @@ def harden(root: Path, assignment: Assignment) -> None:
     if os.geteuid() != 0:
         return
     source = assignment.root
-    public = {p.resolve() for p in assignment.public}
     os.chmod(root, 0o711)
     os.chmod(source, 0o711)
     for child in source.iterdir():
-        _chmod_tree(child, public=child.resolve() in public)
+        _chmod_tree(child, public=False)
+    for rel, folders in _public_paths(assignment):
+        for folder in folders:  # traversable, not listable
+            os.chmod(source / folder, stat.S_IMODE((source / folder).lstat().st_mode) | 0o011)
+        _chmod_tree(source / rel, public=True)
     results = root / "results"
     results.mkdir(exist_ok=True)
     os.chown(results, 0, 0)

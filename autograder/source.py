@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
+import importlib.util
 import io
+import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import jupytext
@@ -57,16 +61,53 @@ def reference_cells(nb: nbformat.NotebookNode) -> list[str]:
     return sources
 
 
+class AuthoringError(ValueError):
+    """An assignment's own files are wrong (a reference cell fails, a module does not load):
+    one line naming the file and what to fix."""
+
+
 @functools.cache
 def reference_namespace(path: Path) -> dict[str, Any]:
     """Execute the reference cells of the source at ``path`` and return their globals.
 
-    This runs trusted code only (our own solutions); the result is cached per path. What the
-    reference prints (training progress) is discarded: it belongs in no grading log.
+    This runs trusted code only (our own solutions), with the source's folder (the assignment
+    folder) as working directory, so relative data paths resolve as in the student's notebook;
+    the result is cached per path. What the reference prints (training progress) is discarded:
+    it belongs in no grading log. A failing cell is an AuthoringError naming it.
     """
+    path = Path(path)
     namespace: dict[str, Any] = {"__name__": "__reference__"}
-    with contextlib.redirect_stdout(io.StringIO()):
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.chdir(path.parent):
         for index, source in enumerate(reference_cells(read_source(path))):
-            code = compile(source, f"<{Path(path).name} cell {index}>", "exec")
-            exec(code, namespace)  # noqa: S102
+            where = f"{path.name} cell {index}"
+            try:
+                exec(compile(source, f"<{where}>", "exec"), namespace)  # noqa: S102
+            except Exception as exc:
+                first = source.strip().splitlines()[0] if source.strip() else ""
+                raise AuthoringError(
+                    f"{path}: reference code cell {index} ({first[:60]!r}) raised "
+                    f"{type(exc).__name__}: {exc} (every code cell not tagged {IGNORE_TAG} runs "
+                    "on the trusted side to build the reference, in the assignment folder)"
+                ) from exc
     return namespace
+
+
+@functools.cache
+def load_module(path: Path) -> ModuleType:
+    """The Python file at ``path`` (hidden tests, variants) as a module under a private name.
+
+    Loaded by file path, not imported as a package module: the assignment folder is no package
+    and is never on ``sys.path``. Cached per path; an error in the file is an AuthoringError."""
+    path = Path(path).resolve()
+    name = "_autograder_file_" + hashlib.sha256(str(path).encode()).hexdigest()[:16]
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise AuthoringError(f"{path}: not a Python file")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses and pickling look their module up there
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        del sys.modules[name]
+        raise AuthoringError(f"{path}: cannot be loaded: {type(exc).__name__}: {exc}") from exc
+    return module

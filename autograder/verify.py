@@ -2,19 +2,19 @@
 
 The reference (the solved notebook) must get full marks on every check, and the generated stub
 (the student notebook) must fail every check, so each hidden check can tell right from wrong.
-The hidden-test module may declare more (docs/authoring.md):
+The assignment folder may declare more (docs/authoring.md):
 
-- ``MISTAKES[qid]``: wrong answers (cells redefining the question's functions), each of which
-  must lose points on its question, and ``REWRITES[qid]``: correct ones that must keep full marks;
-- ``ANSWERS[qid]``: the question's answer in the spellings a leak would use. None may appear in
-  the release (notebook and public tests) or in any check name or message produced on the
-  reference, the stub and the mistakes.
+- in ``variants.py``, ``MISTAKES[qid]``: wrong answers (cells redefining the question's
+  functions), each of which must lose points on its question, and ``REWRITES[qid]``: correct ones
+  that must keep full marks;
+- in the hidden tests, ``ANSWERS[qid]``: the question's answer in the spellings a leak would use.
+  None may appear in the release (notebook and public tests) or in any check name or message
+  produced on the reference, the stub and the mistakes.
 """
 
 from __future__ import annotations
 
 import ast
-import importlib
 import re
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
@@ -34,7 +34,7 @@ from autograder.grading import (
     trusted_paths,
 )
 from autograder.sandbox import Sandbox
-from autograder.source import reference_namespace
+from autograder.source import load_module, reference_namespace
 from autograder.submission import load_submission
 
 
@@ -64,12 +64,14 @@ def _checks(results: dict[str, Any]) -> dict[str, list[tuple[bool, str]]]:
 def verify(assignment: Assignment) -> Verdict:
     """Build the assignment, grade the solved and the stub notebook and the declared variants,
     compare, and look for answer strings in everything a student can see."""
-    module = importlib.import_module(assignment.hidden_tests)
-    answers: Mapping[str, Sequence[str]] = getattr(module, "ANSWERS", {})
+    answers: Mapping[str, Sequence[str]] = getattr(
+        load_module(assignment.hidden_tests), "ANSWERS", {}
+    )
+    declared = load_module(assignment.variants) if assignment.variants else None
     variants = [
         (kind, qid, cell)
         for kind in ("MISTAKES", "REWRITES")
-        for qid, cells in getattr(module, kind, {}).items()
+        for qid, cells in getattr(declared, kind, {}).items()
         for cell in cells
     ]
     with tempfile.TemporaryDirectory(prefix="autograder-verify-") as tmp:
@@ -139,7 +141,7 @@ def grade_variants(
     tests = hidden_tests(assignment)
     results = []
     with Sandbox(
-        public={p.name: p for p in assignment.public},
+        public=assignment.public_files(),
         files={assignment.notebook: submission.notebook},
         hide=trusted_paths(assignment),
         limits=assignment.limits,

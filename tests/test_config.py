@@ -19,9 +19,12 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_the_project_config_loads_with_resolved_paths(ex08):
+    assert ex08.folder == ROOT / "solutions/ex08"
     assert ex08.source == ROOT / "solutions/ex08/ex08.py"
-    assert ex08.source.exists()
-    assert [p.name for p in ex08.public] == ["data"]
+    assert ex08.hidden_tests == ROOT / "solutions/ex08/hidden_tests.py"
+    assert ex08.variants == ROOT / "solutions/ex08/variants.py"
+    assert ex08.notebook == "ex08.ipynb"
+    assert ex08.public_files() == {"data": ROOT / "solutions/ex08/data"}
     assert ex08.limits.cell_seconds == 300
     assert {q.id for q in ex08.questions if q.manual} == {
         "p1_discussion",

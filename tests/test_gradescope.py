@@ -137,9 +137,9 @@ def export_zip(nb_bytes: bytes) -> bytes:
 def hidden_texts(ex08) -> list[str]:
     """Distinctive lines of what students must never see: hidden tests, reference-only lines,
     the seed and the submission metadata."""
-    hidden = (ROOT / "autograder" / "hidden" / "ex08.py").read_text().splitlines()
+    hidden = ex08.hidden_tests.read_text().splitlines()
     texts = [line.strip() for line in hidden if len(line.strip()) > 40][:40]
-    texts += [str(ex08.seed), SECRET_METADATA, "hidden_tests: autograder.hidden.ex08"]
+    texts += [str(ex08.seed), SECRET_METADATA, "ex08.seed"]
     return texts
 
 
@@ -188,12 +188,14 @@ def test_the_zip_ships_the_package_source_as_checked_out(built, entries):
     shipped = {n for n in entries if n.startswith("autograder/")}
     assert shipped == set(checkout)
     with zipfile.ZipFile(built.autograder_zip) as zf:
-        for name in ["autograder/hidden/ex08.py", "autograder/gradescope.py"]:
+        for name in ["autograder/checks.py", "autograder/gradescope.py"]:
             assert zf.read(name) == checkout[name].read_bytes()
 
 
-def test_the_zip_ships_grader_yml_the_solution_source_and_the_public_data(ex08, entries):
-    for path in [ex08.source, ROOT / "grader.yml", *sorted((ROOT / "data").rglob("*.gz"))]:
+def test_the_zip_ships_grader_yml_and_the_assignment_folder(ex08, entries):
+    gz = sorted(ex08.folder.joinpath("data").rglob("*.gz"))
+    assert len(gz) == 4
+    for path in [ex08.source, ex08.hidden_tests, ROOT / "grader.yml", *gz]:
         assert path.relative_to(ROOT).as_posix() in entries
 
 
@@ -359,14 +361,17 @@ def test_the_reference_as_gradescope_unzips_its_export_gets_full_marks(ex08, bui
     # file modes the uid-only isolation level relies on
     assert (root / "source" / "grader.yml").stat().st_mode & 0o077 == 0
     assert (root / "source" / "autograder").stat().st_mode & 0o077 == 0
-    assert (root / "source" / "data" / "mnist" / "SHA256SUMS").stat().st_mode & 0o004
-    for folder in [root, root / "source", root / "source" / "data", root / "source" / "data/mnist"]:
-        assert folder.stat().st_mode & 0o001, folder  # traversable: the public data stays readable
+    folder = root / "source" / "solutions" / "ex08"
+    assert (folder / "data" / "mnist" / "SHA256SUMS").stat().st_mode & 0o004
+    for above in [root, root / "source", folder.parent, folder, folder / "data"]:
+        assert above.stat().st_mode & 0o001, above  # traversable: the public data stays readable
+    assert folder.stat().st_mode & 0o004 == 0  # but the assignment folder is not listable
     assert (root / "submission_metadata.json").stat().st_mode & 0o077 == 0
     if os.geteuid() == 0:  # as the sandbox's uid, where namespaces are missing (uid level)
         for path, readable in [
             (root / "source" / "grader.yml", False),
-            (root / "source" / "autograder" / "hidden" / "ex08.py", False),
+            (folder / "hidden_tests.py", False),
+            (folder / "variants.py", False),
             (root / "submission_metadata.json", False),
         ]:
             cat = subprocess.run(["cat", str(path)], user=61000, group=61000, capture_output=True)
@@ -397,7 +402,7 @@ def test_an_export_zip_scores_the_same_as_its_notebook(ex08, built, tmp_path):
 HOSTILE_READ = """
 import os
 leak = []
-for p in [{root!r} + "/source/autograder/hidden/ex08.py", {root!r} + "/source/grader.yml",
+for p in [{root!r} + "/source/solutions/ex08/hidden_tests.py", {root!r} + "/source/grader.yml",
           {root!r} + "/source/solutions/ex08/ex08.py", {root!r} + "/submission_metadata.json",
           {root!r} + "/source/setup.sh"]:
     try:

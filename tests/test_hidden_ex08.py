@@ -14,8 +14,12 @@ import pytest
 
 from autograder.build import build
 from autograder.grading import grade_submission
-from autograder.hidden import ex08 as hidden
+from autograder.source import load_module
 from autograder.verify import leaks
+from tests.conftest import ROOT
+
+hidden = load_module(ROOT / "solutions/ex08/hidden_tests.py")
+declared = load_module(ROOT / "solutions/ex08/variants.py")
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +40,7 @@ def by_question(results):
 
 def test_correct_answers_written_differently_get_full_marks(ex08, solved, tmp_path):
     # the first rewrite of p1_mnist_model declares its output layer first
-    cell = "\n\n".join(cells[0] for cells in hidden.REWRITES.values())
+    cell = "\n\n".join(cells[0] for cells in declared.REWRITES.values())
     results = grade_submission(ex08, with_cell(solved, tmp_path / "ex08.ipynb", cell))
     lost = {q: t["output"] for q, t in by_question(results).items() if t["status"] != "passed"}
     assert lost == {}
@@ -44,11 +48,11 @@ def test_correct_answers_written_differently_get_full_marks(ex08, solved, tmp_pa
 
 
 def test_typical_mistakes_lose_points_in_words_without_answers(ex08, solved, tmp_path):
-    cell = "\n\n".join(cells[0] for cells in hidden.MISTAKES.values())
+    cell = "\n\n".join(cells[0] for cells in declared.MISTAKES.values())
     results = grade_submission(ex08, with_cell(solved, tmp_path / "ex08.ipynb", cell))
     questions = by_question(results)
-    assert set(hidden.MISTAKES) == {q.id for q in ex08.graded}
-    for qid in hidden.MISTAKES:
+    assert set(declared.MISTAKES) == {q.id for q in ex08.graded}
+    for qid in declared.MISTAKES:
         failed = [ln for ln in questions[qid]["output"].splitlines() if ln.startswith("✗")]
         assert failed, (qid, questions[qid]["output"])
         assert 0 <= questions[qid]["score"] < ex08.question(qid).points

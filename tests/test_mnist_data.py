@@ -1,4 +1,5 @@
-"""The ex08 notebook's MNIST loader reads the vendored copy in data/mnist and refuses bad files.
+"""The ex08 notebook's MNIST loader reads the vendored copy in solutions/ex08/data/mnist (data/mnist
+in the release) and refuses bad files.
 
 The loader is taken from the reference solution (``solutions/ex08/ex08.py``) through
 ``reference_namespace``, so these tests check exactly the code students receive.
@@ -17,7 +18,7 @@ from autograder.source import reference_namespace
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "solutions" / "ex08" / "ex08.py"
-MNIST_DIR = ROOT / "data" / "mnist"
+MNIST_DIR = ROOT / "solutions" / "ex08" / "data" / "mnist"
 
 
 @pytest.fixture(scope="module")
@@ -87,8 +88,8 @@ def test_dataset_holds_standardised_float_images_and_int64_labels(ns, test):
     assert float(images.mean()) == pytest.approx(0.0, abs=0.05)  # test split: close to 0
 
 
-def test_loader_is_found_from_the_repository_root(ns, monkeypatch):
-    monkeypatch.chdir(ROOT)
+def test_loader_is_found_from_the_assignment_folder(ns, monkeypatch):
+    monkeypatch.chdir(SOURCE.parent)  # the release's layout: data/mnist beside the notebook
     assert ns["find_mnist_dir"]() == Path("data/mnist")
 
 

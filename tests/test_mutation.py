@@ -16,10 +16,13 @@ from collections import defaultdict
 import pytest
 
 from autograder.build import build
-from autograder.hidden import ex08 as hidden
-from autograder.source import reference_namespace
+from autograder.source import load_module, reference_namespace
 from autograder.submission import load_submission
 from autograder.verify import _defined_names, grade_variants
+from tests.conftest import ROOT
+
+hidden = load_module(ROOT / "solutions/ex08/hidden_tests.py")
+declared = load_module(ROOT / "solutions/ex08/variants.py")
 
 # AST mutations: operators, comparisons, constants, booleans (keepdim=..., defaults), reductions,
 # statements removed
@@ -54,8 +57,8 @@ def built(ex08, tmp_path_factory):
 def graded(ex08, built):
     """(kind, qid, cell, QuestionResult) for the reference and every declared variant."""
     variants = [("reference", q.id, "pass") for q in ex08.graded]
-    variants += [("mistake", q, c) for q, cells in hidden.MISTAKES.items() for c in cells]
-    variants += [("rewrite", q, c) for q, cells in hidden.REWRITES.items() for c in cells]
+    variants += [("mistake", q, c) for q, cells in declared.MISTAKES.items() for c in cells]
+    variants += [("rewrite", q, c) for q, cells in declared.REWRITES.items() for c in cells]
     variants += [(f"ast {what}", q, c) for q, what, c in ast_mutants(built)]
     results = grade_variants(ex08, built.solution, [(q, c) for _, q, c in variants])
     return [(*v, r) for v, r in zip(variants, results, strict=True)]
@@ -117,7 +120,7 @@ def ast_mutants(built) -> list[tuple[str, str, str]]:
     given = _code_lines(built.student / built.solution.name)
     cells = load_submission(built.solution, notebook_name=built.solution.name, assignment_id="ex08")
     mutants = []
-    for qid, mistakes in hidden.MISTAKES.items():
+    for qid, mistakes in declared.MISTAKES.items():
         names = set().union(*map(_defined_names, mistakes))
         for source in (c for c in cells.cells if _defined_names(c) & names):
             lines = source.splitlines()
@@ -140,7 +143,7 @@ def _full(result) -> bool:
 
 
 def test_every_question_has_five_mistakes_and_five_rewrites(ex08):
-    for table in (hidden.MISTAKES, hidden.REWRITES):
+    for table in (declared.MISTAKES, declared.REWRITES):
         assert set(table) == {q.id for q in ex08.graded}
         assert {q: len(cells) for q, cells in table.items() if len(cells) < 5} == {}
 

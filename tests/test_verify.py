@@ -7,8 +7,11 @@ import dataclasses
 import shutil
 
 from autograder.build import build
-from autograder.hidden import ex08 as hidden
+from autograder.source import load_module
 from autograder.verify import leaks, normalise, release_leaks, verify
+from tests.conftest import ROOT
+
+hidden = load_module(ROOT / "solutions/ex08/hidden_tests.py")
 
 LEAKY_CELL = '\n\n# %%\nprint(f"Var[y] = d * sigma**2 / 2 = {64 * 0.3**2 / 2:.4f}")\n'
 
@@ -36,9 +39,10 @@ def test_lenient_checks_and_a_leaky_release_are_reported(ex08, tmp_path):
     lenient = dataclasses.replace(
         ex08,
         root=tmp_path,
+        folder=source.parent,
         source=source,
         public=public,
-        hidden_tests="tests.fixtures.lenient_hidden",
+        hidden_tests=ROOT / "tests/fixtures/lenient_hidden.py",
     )
     verdict = verify(lenient)
     assert not verdict.ok

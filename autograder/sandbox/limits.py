@@ -12,7 +12,7 @@ class Limits:
     Defaults, and why (measured with Python 3.11, numpy 2, torch 2.13 CPU): a child with numpy and
     torch imported maps ~600 MiB of address space (RSS ~225 MiB); a small MLP training step on a
     256x784 batch reaches ~680 MiB (RSS ~315 MiB). 2 GiB of address space leaves room for
-    MNIST-sized arrays (60000x784 float32 = 180 MiB, a few copies) while a memory bomb fails at
+    dataset-sized arrays (60000x784 float32 = 180 MiB, a few copies) while a memory bomb fails at
     once with ``MemoryError`` inside the child. With ``torch.set_num_threads(1)`` torch runs one
     thread, so 64 tasks allow a few DataLoader workers but stop a fork bomb early.
     """
@@ -41,7 +41,7 @@ class Limits:
     """Largest reply (JSON + array attachments) accepted from the child; more is a ProtocolError.
 
     Arrays are used in place, so a reply costs the grader about its size; the hidden tests'
-    conversions may copy it a few times (a 60000x784 float32 MNIST array is 180 MiB: not sent)."""
+    conversions may copy it a few times (a 60000x784 float32 array is 180 MiB: not sent)."""
     reply_json_kb: int = 2048
     """Largest JSON part of a reply. Parsed JSON takes up to ~30 times its size in Python objects
     (``[{}, {}, ...]``): 2 MiB bounds that to ~64 MiB of the grader's memory."""

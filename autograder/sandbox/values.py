@@ -39,7 +39,7 @@ class ModuleValue:
     """A torch ``nn.Module`` described as data.
 
     ``type`` is ``module.qualname`` of its class (``"torch.nn.modules.linear.Linear"``,
-    ``"__main__.MNIST_model"``); ``parameters`` are its own (``recurse=False``); ``attributes`` its
+    ``"__main__.Model"``); ``parameters`` are its own (``recurse=False``); ``attributes`` its
     plain public attributes (``in_features``...; a parameter slot set to None, like a Linear
     without bias, appears here as ``{"bias": None}``).
     """

@@ -1,4 +1,5 @@
-"""Hidden tests of ex08. Trusted side only: never shipped to students, never visible to the sandbox.
+"""Hidden tests of ex08. Loaded by file path on the trusted side only: never shipped to students,
+never visible to the sandbox.
 
 Each question draws its inputs from its own seeded rng, calls the student's code in the sandbox,
 computes the reference here with ``t.ref`` (the reference solution's namespace) and compares.
@@ -11,10 +12,10 @@ Next to each test:
 - ``ANSWERS[qid]``: the answer in the spellings a leak would use. ``autograder verify`` fails when
   one appears in the release or in any check name or message (docs/authoring.md, "Answer strings
   and the leak check").
-- ``MISTAKES[qid]`` and ``REWRITES[qid]`` (in ex08_variants.py): typical wrong answers and
-  correct ones written differently; verify grades them (each mistake must lose points, each
-  rewrite keep full marks, no message they produce may hold an answer), and so does the mutation
-  test (tests/test_mutation.py), with AST mutants of the reference besides.
+- ``MISTAKES[qid]`` and ``REWRITES[qid]`` (in variants.py, beside this file): typical wrong
+  answers and correct ones written differently; verify grades them (each mistake must lose
+  points, each rewrite keep full marks, no message they produce may hold an answer), and so does
+  the mutation test (tests/test_mutation.py), with AST mutants of the reference besides.
 
 Check names say what is checked and messages what is wrong, never the expected value, the formula
 or the hidden inputs.
@@ -41,7 +42,6 @@ from autograder.checks import (
     question,
     tensor_of,
 )
-from autograder.hidden.ex08_variants import MISTAKES, REWRITES
 from autograder.sandbox import (
     ModuleValue,
     TensorValue,
@@ -53,7 +53,7 @@ from autograder.sandbox import (
 )
 
 QUESTIONS: dict[str, QuestionFn] = {}
-__all__ = ["ANSWERS", "CONTRACTS", "MISTAKES", "QUESTIONS", "REWRITES"]  # what verify reads
+__all__ = ["ANSWERS", "CONTRACTS", "QUESTIONS"]  # what grading and verify read
 
 
 @dataclass(frozen=True)
