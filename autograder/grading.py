@@ -17,12 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
-
 import autograder
 from autograder.checks import CheckResult, QuestionFn, Tester, question_rng
 from autograder.config import Assignment, Question
-from autograder.sandbox import CellResult, IsolationRefused, Limits, Sandbox, warm_up
+from autograder.sandbox import CellResult, IsolationRefused, Limits, Sandbox
 from autograder.source import AuthoringError, load_module, reference_namespace
 from autograder.submission import SubmissionError, load_submission
 
@@ -119,13 +117,14 @@ def grade_submission(
     Below the configured isolation minimum nothing runs: every question gets 0 with the reason,
     and ``extra_data`` has ``status: "refused"``."""
     started = time.monotonic()
-    warm_up()  # the template imports torch for the child while this process loads the rest
     try:
         submission = load_submission(
             path, notebook_name=assignment.notebook, assignment_id=assignment.id
         )
     except SubmissionError as exc:
         return ungraded_results(assignment, "submission", str(exc), started)
+    import torch  # here, not at import: `autograder --help` must not load it
+
     torch.set_num_threads(1)
     reference = reference_namespace(assignment.source)
     tests = hidden_tests(assignment)
