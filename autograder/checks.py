@@ -6,16 +6,23 @@ calls student code through ``t.call`` (plain data only comes back), computes the
 from ``t.ref`` and compares with the ``expect_*`` helpers. A failed check is reported with its
 words and the helper's message, never with test code, inputs or expected values: messages say
 which property failed, never the hidden inputs, the expected value or the size of an error.
+
+``t.compare("fn", *args)`` does the common case in one call: the student's and the reference's
+``fn`` on the same arguments, results compared by kind (numbers, numpy arrays, torch tensors,
+sequences of them). docs/authoring.md has a worked example.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 import math
+import random
+import sys
 import zlib
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -47,6 +54,18 @@ class CheckResult:
     passed: bool
     message: str = ""
     weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class Contract:
+    """What a question's prompt promises and the checks that enforce it (docs/authoring.md,
+    "Partial credit"): ``core`` names the check of the question's idea, which carries at least
+    half of the question's weight; ``promises`` maps words of the prompt to check names;
+    ``unchecked`` lists advice of the prompt that no behaviour can reveal."""
+
+    core: str
+    promises: dict[str, str] = field(default_factory=dict)
+    unchecked: tuple[str, ...] = ()
 
 
 def question(registry: dict[str, QuestionFn], qid: str) -> Callable[[QuestionFn], QuestionFn]:
@@ -157,8 +176,39 @@ class Tester:
             self._abandoned = f"the grader could not prepare this question ({result.status})"
 
     def draw_seed(self) -> int:
-        """A seed for torch inside one call, drawn from this question's rng."""
+        """A seed for one call, drawn from this question's rng: ``call(..., seed=s)`` seeds
+        ``random``, numpy's global generator and torch (when imported) in the child first."""
         return int(self.rng.integers(0, 2**31 - 1))
+
+    def reference(self, name: str, *args: Any, seed: int | None = None, **kwargs: Any) -> Any:
+        """The reference's ``name(*args, **kwargs)`` on copies of the arguments, seeded as
+        ``call(..., seed=seed)`` seeds the child (``random``, numpy, torch when imported)."""
+        if seed is not None:
+            random.seed(seed)
+            np.random.seed(seed % 2**32)
+            if "torch" in sys.modules:
+                sys.modules["torch"].manual_seed(seed)
+        return self.ref[name](*copy.deepcopy(args), **copy.deepcopy(kwargs))
+
+    def compare(
+        self,
+        name: str,
+        *args: Any,
+        what: str | None = None,
+        seed: int | None = None,
+        rtol: float = 1e-5,
+        atol: float = 1e-6,
+        **kwargs: Any,
+    ) -> Any:
+        """Call the student's and the reference's ``name`` with the same arguments (and seed)
+        and compare the results with :func:`expect_like`; return the student's result.
+
+        Use it inside a check: ``with t.check("mse on random data"): t.compare("mse", y, tx, w)``.
+        """
+        got = self.call(name, *args, seed=seed, **kwargs)
+        expected = self.reference(name, *args, seed=seed, **kwargs)
+        expect_like(got, expected, what or f"the result of {name}", rtol=rtol, atol=atol)
+        return got
 
 
 def _student_error(exc: StudentError) -> str:
@@ -180,6 +230,23 @@ def _kind(value: Any) -> str:
     if isinstance(value, OpaqueValue):
         return f"an object of type {value.type}"
     return f"a {type(value).__name__}"
+
+
+def array_of(value: Any, what: str) -> np.ndarray:
+    """``value`` as a numpy array; CheckFailed if it is anything else (a list, a tensor)."""
+    if not isinstance(value, np.ndarray):
+        raise CheckFailed(f"{what} should be a numpy array, got {_kind(value)}")
+    return value
+
+
+def sequence_of(value: Any, what: str, length: int | None = None) -> list:
+    """``value`` (a list or a tuple) as a list of ``length`` entries if given; CheckFailed
+    otherwise."""
+    if not isinstance(value, list | tuple):
+        raise CheckFailed(f"{what} should be a list or tuple, got {_kind(value)}")
+    if length is not None and len(value) != length:
+        raise CheckFailed(f"{what} should have {length} entries, got {len(value)}")
+    return list(value)
 
 
 def tensor_of(value: Any, what: str) -> TensorValue:
@@ -232,6 +299,54 @@ def expect_tensor(
     return tensor
 
 
+def expect_array(
+    value: Any,
+    expected: np.ndarray,
+    what: str,
+    *,
+    dtype: str | None = None,
+    rtol: float = 1e-5,
+    atol: float = 1e-6,
+    shapes: tuple[tuple[int, ...], ...] | None = None,
+) -> np.ndarray:
+    """A numpy array of ``dtype`` (numpy's name, e.g. ``"float64"``, if given) whose values
+    match ``expected``: the numpy counterpart of :func:`expect_tensor`."""
+    array = array_of(value, what)
+    if dtype is not None and array.dtype.name != dtype:
+        raise CheckFailed(f"{what}: dtype {array.dtype.name}, expected {dtype}")
+    expect_close(array, np.asarray(expected), what, rtol=rtol, atol=atol, shapes=shapes)
+    return array
+
+
+def _is_torch_tensor(value: Any) -> bool:
+    return type(value).__module__.startswith("torch") and hasattr(value, "detach")
+
+
+def expect_like(
+    got: Any, expected: Any, what: str, *, rtol: float = 1e-5, atol: float = 1e-6
+) -> None:
+    """``got`` (from the child) of the same kind and value as ``expected`` (a reference value):
+    a torch tensor (same dtype), a numpy array, a number (an int when ``expected`` is one), a
+    bool, a list or tuple of these (entry by entry), or anything else compared with ``==``."""
+    if _is_torch_tensor(expected):
+        array = expected.detach().cpu().numpy()
+        dtype = str(expected.dtype)
+        expect_tensor(got, array.astype(np.float64), what, dtype=dtype, rtol=rtol, atol=atol)
+    elif isinstance(expected, np.ndarray) and expected.shape != ():
+        expect_array(got, expected, what, rtol=rtol, atol=atol)
+    elif isinstance(expected, bool | np.bool_):
+        expect(isinstance(got, bool) and got == bool(expected), f"{what} is wrong")
+    elif isinstance(expected, int | float | np.integer | np.floating | np.ndarray):
+        integer = isinstance(expected, int | np.integer)
+        expect_number(got, float(expected), what, rtol=rtol, atol=atol, integer=integer)
+    elif isinstance(expected, list | tuple):
+        entries = sequence_of(got, what, len(expected))
+        for i, (g, e) in enumerate(zip(entries, expected, strict=True)):
+            expect_like(g, e, f"{what}[{i}]", rtol=rtol, atol=atol)
+    else:
+        expect(got == expected, f"{what} is wrong")
+
+
 def as_number(value: Any, what: str, *, integer: bool = False) -> float | int:
     """``value`` as a finite Python number (an int when ``integer``); CheckFailed otherwise.
 
@@ -273,11 +388,19 @@ def as_floats(values: Any, what: str) -> np.ndarray:
 
 
 def expect_number(
-    value: Any, expected: float, what: str, *, rtol: float = 1e-9, integer: bool = False
+    value: Any,
+    expected: float,
+    what: str,
+    *,
+    rtol: float = 1e-9,
+    atol: float = 0.0,
+    integer: bool = False,
 ) -> None:
-    """A number (an int when ``integer``) equal to ``expected`` (within ``rtol`` for floats)."""
+    """A number (an int when ``integer``) equal to ``expected`` (within ``rtol`` and ``atol``
+    for floats)."""
     number = as_number(value, what, integer=integer)
-    if integer and number != expected or not math.isclose(number, expected, rel_tol=rtol):
+    close = math.isclose(number, expected, rel_tol=rtol, abs_tol=atol)
+    if integer and number != expected or not close:
         direction = "large" if number > expected else "small"  # never the value: it echoes inputs
         raise CheckFailed(f"{what} is wrong on some inputs (too {direction})")
 

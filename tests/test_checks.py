@@ -1,0 +1,132 @@
+"""The checks API of hidden tests (autograder/checks.py): each helper accepts the right answer and
+refuses a wrong one in words that hold no expected value; ``t.compare`` runs the student's code in
+a real sandbox and the reference on the trusted side with the same arguments."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+import torch
+
+from autograder import checks
+from autograder.checks import (
+    CheckFailed,
+    array_of,
+    expect_array,
+    expect_like,
+    expect_number,
+    question_rng,
+    sequence_of,
+)
+from autograder.sandbox import Limits, Sandbox, TensorValue
+
+
+def fails(fn, *args, **kwargs) -> str:
+    with pytest.raises(CheckFailed) as err:
+        fn(*args, **kwargs)
+    return str(err.value)
+
+
+def test_array_of_accepts_arrays_only():
+    a = np.arange(3.0)
+    assert array_of(a, "w") is a
+    assert fails(array_of, [1.0, 2.0], "w") == "w should be a numpy array, got a list"
+    tensor = TensorValue(a, "torch.float64", False, True, "cpu")
+    assert fails(array_of, tensor, "w") == "w should be a numpy array, got a torch tensor"
+
+
+def test_sequence_of_checks_kind_and_length():
+    assert sequence_of((1, 2), "losses") == [1, 2]
+    assert sequence_of([1, 2], "losses", 2) == [1, 2]
+    assert fails(sequence_of, np.zeros(2), "losses") == (
+        "losses should be a list or tuple, got a numpy array"
+    )
+    assert fails(sequence_of, [1], "losses", 3) == "losses should have 3 entries, got 1"
+
+
+def test_expect_array_checks_dtype_shape_and_values_without_stating_them():
+    expected = np.array([0.5, 1.5, 2.5])
+    expect_array(expected + 1e-9, expected, "w", dtype="float64")
+    assert fails(expect_array, expected.astype(np.float32), expected, "w", dtype="float64") == (
+        "w: dtype float32, expected float64"
+    )
+    assert fails(expect_array, expected[:2], expected, "w") == "w: shape (2,), expected (3,)"
+    message = fails(expect_array, expected * 2, expected, "w")
+    assert message == "w: wrong values in 3 of 3 entries"
+    assert "2.5" not in message and "0.5" not in message
+
+
+def test_expect_number_has_an_absolute_tolerance_for_zero():
+    expect_number(1e-12, 0.0, "the loss", atol=1e-9)
+    assert "too large" in fails(expect_number, 1e-12, 0.0, "the loss")
+
+
+def test_expect_like_compares_by_the_reference_kind():
+    expect_like(2.0, np.float64(2.0), "mse")
+    expect_like(3, 3, "count")
+    assert fails(expect_like, 3.0, 3, "count") == "count should be an int, got a float"
+    expect_like(True, np.bool_(True), "flag")
+    assert fails(expect_like, 1, True, "flag") == "flag is wrong"
+    ws = [np.zeros(2), np.ones(2)]
+    expect_like((1.0, [np.zeros(2), np.ones(2)]), (1.0, ws), "result")
+    assert fails(expect_like, (1.0, [np.zeros(2), np.zeros(2)]), (1.0, ws), "result") == (
+        "result[1][1]: wrong values in 2 of 2 entries"
+    )
+    assert fails(expect_like, [1.0], (1.0, ws), "result") == "result should have 2 entries, got 1"
+    t = torch.ones(2, dtype=torch.float32)
+    expect_like(TensorValue(np.ones(2, np.float32), "torch.float32", False, True, "cpu"), t, "x")
+    assert fails(expect_like, np.ones(2), t, "x") == "x should be a torch tensor, got a numpy array"
+    assert fails(expect_like, "b", "a", "the label") == "the label is wrong"
+
+
+STUDENT = """
+import numpy as np
+def mse(y, tx, w):
+    e = y - tx @ w
+    return float(e @ e / (2 * len(y)))
+def noisy(n):
+    return np.random.normal(size=n)
+def wrong_mse(y, tx, w):
+    return mse(y, tx, w) * 2
+"""
+
+
+def reference_mse(y, tx, w):
+    e = y - tx @ w
+    return e @ e / (2 * len(y))
+
+
+@pytest.fixture(scope="module")
+def tester() -> Iterator[checks.Tester]:
+    limits = Limits(cell_seconds=30, call_seconds=30, start_seconds=60)
+    with Sandbox(limits=limits, preload=("numpy",)) as sandbox:
+        (cell,) = sandbox.exec_cells([STUDENT])
+        assert cell.status == "ok", cell.message
+        reference = {
+            "mse": reference_mse,
+            "noisy": lambda n: np.random.normal(size=n),
+            "wrong_mse": reference_mse,
+        }
+        yield checks.Tester(sandbox, reference, question_rng(1, "p1_mse"))
+
+
+def test_compare_calls_both_sides_with_the_same_arguments(tester):
+    y, tx, w = tester.rng.normal(size=5), tester.rng.normal(size=(5, 2)), np.array([0.5, -1.0])
+    with tester.check("mse on random data"):
+        got = tester.compare("mse", y, tx, w)
+    with tester.check("a wrong mse"):
+        tester.compare("wrong_mse", y, tx, w, what="the loss")
+    seed = tester.draw_seed()
+    with tester.check("the same seed on both sides"):
+        tester.compare("noisy", 4, seed=seed)
+    assert got == pytest.approx(reference_mse(y, tx, w))
+    other = tester.reference("noisy", 4, seed=seed + 1)
+    assert not np.allclose(tester.call("noisy", 4, seed=seed), other)
+    passed = [(r.name, r.passed, r.message) for r in tester.results]
+    assert passed == [
+        ("mse on random data", True, ""),
+        ("a wrong mse", False, "the loss is wrong on some inputs (too large)"),
+        ("the same seed on both sides", True, ""),
+    ]
