@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -14,6 +15,15 @@ import yaml
 from autograder.sandbox import Limits
 
 CONFIG_NAME = "grader.yml"
+TORCH_CPU_INDEX = "--extra-index-url https://download.pytorch.org/whl/cpu"
+"""Added before the requirements of an assignment that needs torch: pip then prefers the CPU
+build, where PyPI's Linux torch is the CUDA build with several GB of nvidia-* wheels."""
+
+
+def dist_name(requirement: str) -> str:
+    """The normalised distribution name of a pip requirement line (``Torch==2`` → ``torch``)."""
+    match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", requirement)
+    return re.sub(r"[-_.]+", "-", match.group(1)).lower() if match else requirement
 
 
 class ConfigError(ValueError):
@@ -61,6 +71,17 @@ class Assignment:
     visibility: Visibility = field(default_factory=Visibility)
     min_isolation: str = "uid"
     """grader.yml's ``isolation.minimum``: the weakest sandbox level grading accepts."""
+
+    @property
+    def needs_torch(self) -> bool:
+        """Whether the assignment's requirements name torch: only then does the grader import
+        it, the child preload it, the zip install its CPU build and setup.sh check that build."""
+        return any(dist_name(r) == "torch" for r in self.requirements if not r.startswith("-"))
+
+    @property
+    def preload(self) -> tuple[str, ...]:
+        """What the sandboxed child imports before the student's code runs."""
+        return ("numpy", "torch") if self.needs_torch else ("numpy",)
 
     @property
     def graded(self) -> tuple[Question, ...]:

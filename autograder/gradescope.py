@@ -2,12 +2,12 @@
 
 Build side (``autograder build`` calls :func:`write_zip`): ``otter generate`` makes ``setup.sh``
 (Miniforge and a conda environment), ``environment.yml`` (Python version and pip requirements:
-the CPU build of torch, our package's dependencies) and ``otter_config.json``. Its
-``run_autograder`` would grade inside the student's kernel, so ours replaces it (and
-``run_otter.py`` is left out); our steps are appended to ``setup.sh`` (the unprivileged user of the
-sandbox, file modes, import checks); our package, ``grader.yml`` and the assignment folder (source,
-hidden tests, public data, at their paths in the project) are shipped at the zip's root, which
-Gradescope unzips to ``/autograder/source``.
+the CPU build of torch if the assignment needs it, our package's dependencies) and
+``otter_config.json``. Its ``run_autograder`` would grade inside the student's kernel, so ours
+replaces it (and ``run_otter.py`` is left out); our steps are appended to ``setup.sh`` (the
+unprivileged user of the sandbox, file modes, import checks); our package, ``grader.yml`` and the
+assignment folder (source, hidden tests, public data, at their paths in the project) are shipped
+at the zip's root, which Gradescope unzips to ``/autograder/source``.
 
 Grading side (``python -m autograder.gradescope --assignment ID [--root /autograder]``, what
 ``run_autograder`` runs): find the submission in ``submission/``, grade it with
@@ -42,7 +42,13 @@ from typing import Any
 import jsonschema
 
 import autograder
-from autograder.config import CONFIG_NAME, Assignment, find_assignment
+from autograder.config import (
+    CONFIG_NAME,
+    TORCH_CPU_INDEX,
+    Assignment,
+    dist_name,
+    find_assignment,
+)
 from autograder.results import write_json
 from autograder.sandbox.sandbox import BASE_UID as SANDBOX_UID
 from autograder.submission import Submission, SubmissionError, load_submission
@@ -106,11 +112,6 @@ def template(name: str) -> string.Template:
     return string.Template(resources.files("autograder").joinpath("templates", name).read_text())
 
 
-def _dist_name(requirement: str) -> str:
-    match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", requirement)
-    return re.sub(r"[-_.]+", "-", match.group(1)).lower() if match else requirement
-
-
 def package_dependencies() -> list[str]:
     """Our package's runtime dependencies: pyproject.toml of the checkout, else its metadata."""
     pyproject = Path(autograder.__file__).resolve().parents[1] / "pyproject.toml"
@@ -121,19 +122,23 @@ def package_dependencies() -> list[str]:
 
 
 def requirements(assignment: Assignment) -> list[str]:
-    """The zip's pip requirements: grader.yml's (the CPU wheel index, torch pin) first, then
-    every dependency of our package not named there. otter-grader itself is added by otter,
-    at the version that generates the zip, which must be the one we pin."""
+    """The zip's pip requirements: the CPU wheel index when the assignment needs torch, then
+    grader.yml's, then every dependency of our package not named there. otter-grader itself is
+    added by otter, at the version that generates the zip, which must be the one we pin."""
     from otter import __version__ as otter_version
 
     lines = list(assignment.requirements)
-    named = {_dist_name(line) for line in lines if not line.lstrip().startswith("-")}
+    if assignment.needs_torch and TORCH_CPU_INDEX not in lines:
+        lines.insert(0, TORCH_CPU_INDEX)
+    named = {dist_name(line) for line in lines if not line.lstrip().startswith("-")}
     for dep in package_dependencies():
-        name = _dist_name(dep)
+        name = dist_name(dep)
         if name == "otter-grader":
             pinned = re.search(r"==\s*([\w.]+)", dep)
             if not pinned or pinned.group(1) != otter_version:
                 raise ZipError(f"pyproject pins {dep!r} but otter {otter_version} is installed")
+        elif name == "torch" and not assignment.needs_torch:
+            continue  # the grader imports torch only for an assignment that needs it
         elif name not in named:
             lines.append(dep)
             named.add(name)
@@ -220,6 +225,13 @@ def setup_script(assignment: Assignment, otter_setup: str) -> str:
         uid=SANDBOX_UID,
         user=SANDBOX_USER,
         source=source,
+        check=(
+            "import autograder.gradescope, autograder.grading, otter, pyseccomp, torch; "
+            "assert torch.version.cuda is None, 'CUDA torch'"
+            if assignment.needs_torch
+            else "import autograder.gradescope, autograder.grading, otter, pyseccomp"
+        ),
+        child="numpy, torch" if assignment.needs_torch else "numpy",
         public="\n".join(
             "".join(f"chmod go+x {source}/{d}\n" for d in folders)
             + f"chmod -R go+rX {source}/{rel}"

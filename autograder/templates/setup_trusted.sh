@@ -25,11 +25,11 @@ chmod 711 ${source}
 ${public}
 
 # Fail the image build now, not at the first submission: the grader imports in the environment,
-# torch is the CPU build, libseccomp loads (the sandbox's seccomp filter), the child's user can run
-# the interpreter but cannot read the grader.
+# torch (when the assignment needs it) is the CPU build, libseccomp loads (the sandbox's seccomp
+# filter), the child's user can run the interpreter but cannot read the grader.
 PYTHONPATH=${source} "$$python" -c \
-    "import autograder.gradescope, autograder.grading, otter, pyseccomp, torch; assert torch.version.cuda is None, 'CUDA torch'"
-runuser -u ${user} -- "$$python" -I -c "import numpy, torch"
+    "${check}"
+runuser -u ${user} -- "$$python" -I -c "import ${child}"
 if runuser -u ${user} -- cat ${source}/grader.yml >/dev/null 2>&1; then
     echo "setup.sh: the sandbox user can read ${source}/grader.yml" >&2
     exit 1

@@ -53,11 +53,13 @@ chmod -R o+rX,go-w /root/miniforge3/envs/otter-env
 chown -R root:root /autograder/source
 chmod -R go-rwx /autograder/source
 chmod 711 /autograder/source
-chmod -R go+rX /autograder/source/data
+chmod go+x /autograder/source/solutions
+chmod go+x /autograder/source/solutions/ex08
+chmod -R go+rX /autograder/source/solutions/ex08/data
 
 # Fail the image build now, not at the first submission: the grader imports in the environment,
-# torch is the CPU build, libseccomp loads (the sandbox's seccomp filter), the child's user can run
-# the interpreter but cannot read the grader.
+# torch (when the assignment needs it) is the CPU build, libseccomp loads (the sandbox's seccomp
+# filter), the child's user can run the interpreter but cannot read the grader.
 PYTHONPATH=/autograder/source "$python" -c \
     "import autograder.gradescope, autograder.grading, otter, pyseccomp, torch; assert torch.version.cuda is None, 'CUDA torch'"
 runuser -u ag-sandbox -- "$python" -I -c "import numpy, torch"
