@@ -10,36 +10,22 @@ use (docs/authoring.md).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-
 import numpy as np
 
 from autograder.checks import (
+    Contract,
     QuestionFn,
     Tester,
-    as_floats,
+    array_of,
     expect,
-    expect_close,
-    expect_number,
+    expect_like,
     question,
 )
 
 QUESTIONS: dict[str, QuestionFn] = {}
 __all__ = ["ANSWERS", "CONTRACTS", "QUESTIONS"]
 
-
-@dataclass(frozen=True)
-class Contract:
-    """The properties a question's prompt promises and the checks that enforce them."""
-
-    core: str
-    promises: dict[str, str]
-    unchecked: tuple[str, ...] = ()
-
-
-Compare = Callable[[object, object, str], None]  # (student's value, reference's, what)
-RTOL, ATOL = 1e-7, 1e-9  # float64 throughout: only the order of the sums may differ
+TOL = {"rtol": 1e-7, "atol": 1e-9}  # float64 throughout: only the order of the sums may differ
 
 
 def _data(t: Tester, n: int, d: int) -> tuple[np.ndarray, np.ndarray]:
@@ -47,34 +33,6 @@ def _data(t: Tester, n: int, d: int) -> tuple[np.ndarray, np.ndarray]:
     tx = np.column_stack([np.ones(n), t.rng.normal(size=(n, d - 1))])
     y = tx @ t.rng.normal(0, 3, size=d) + t.rng.normal(0, 1, size=n) + t.rng.uniform(-5, 5)
     return y, tx
-
-
-def _array(value: object, expected: np.ndarray, what: str) -> None:
-    """A numeric array (or list) of the expected shape and values."""
-    expect(
-        isinstance(value, np.ndarray | list | tuple),
-        f"{what} should be an array, got a {type(value).__name__}",
-    )
-    expect_close(np.asarray(value), expected, what, rtol=RTOL, atol=ATOL)
-
-
-def _history(reply: object, expected: tuple[list, list], what: str) -> None:
-    """``(losses, ws)`` as the reference's: lists of max_iters + 1 numbers and arrays."""
-    losses, ws = expected
-    expect(
-        isinstance(reply, list | tuple) and len(reply) == 2,
-        f"{what} should return a pair (losses, ws)",
-    )
-    got_losses, got_ws = reply
-    for name, got in (("losses", got_losses), ("ws", got_ws)):
-        expect(isinstance(got, list | tuple), f"{name} should be a list")
-        expect(
-            len(got) == len(losses),
-            f"{name} should have max_iters + 1 entries, got {len(got)} for {len(losses) - 1} steps",
-        )
-    expect_close(as_floats(got_losses, "losses"), np.array(losses), "losses", rtol=RTOL, atol=ATOL)
-    for step, (got, w) in enumerate(zip(got_ws, ws, strict=True)):
-        _array(got, w, f"ws[{step}]")
 
 
 def _unchanged(reply: dict, initial_w: np.ndarray) -> None:
@@ -100,28 +58,22 @@ CONTRACTS: dict[str, Contract] = {
 }
 
 
-def _random_and_edges(t: Tester, name: str, compare: Compare, core: str, edge: str) -> None:
+def _random_and_edges(t: Tester, name: str, core: str, edge: str) -> None:
     """The student's ``name(y, tx, w)`` against the reference's: on random data with 2 to 4
     columns (the core check), then for one example and for one column."""
-    ref = t.ref[name]
     with t.check(core, weight=2):
         for d in (2, 3, 4):
             y, tx = _data(t, int(t.rng.integers(20, 60)), d)
-            w = t.rng.normal(0, 3, size=d)
-            compare(t.call(name, y, tx, w), ref(y, tx, w), "the result")
+            t.compare(name, y, tx, t.rng.normal(0, 3, size=d), **TOL)
     with t.check(edge):
         for n, d in ((1, 2), (7, 1)):
             y, tx, w = t.rng.normal(size=n), t.rng.normal(size=(n, d)), t.rng.normal(size=d)
-            compare(t.call(name, y, tx, w), ref(y, tx, w), "the result")
-
-
-def _number(got: object, expected: float, what: str) -> None:
-    expect_number(got, expected, what, rtol=RTOL)
+            t.compare(name, y, tx, w, **TOL)
 
 
 @question(QUESTIONS, "p1_mse")
 def p1_mse(t: Tester) -> None:
-    _random_and_edges(t, "compute_mse", _number, *CONTRACTS["p1_mse"].promises.values())
+    _random_and_edges(t, "compute_mse", *CONTRACTS["p1_mse"].promises.values())
 
 
 # --- Exercise 2 ----------------------------------------------------------------------------------
@@ -139,14 +91,11 @@ CONTRACTS["p2_grid_search"] = Contract(
 
 @question(QUESTIONS, "p2_grid_search")
 def p2_grid_search(t: Tester) -> None:
-    ref = t.ref["grid_search"]
-
     def compare(n0: int, n1: int) -> None:
         y, tx = _data(t, int(t.rng.integers(20, 60)), 2)
         grid_w0 = np.sort(t.rng.uniform(-10, 10, size=n0))
         grid_w1 = t.rng.uniform(-10, 10, size=n1)  # unsorted: any grid
-        got = t.call("grid_search", y, tx, grid_w0, grid_w1)
-        _array(got, ref(y, tx, grid_w0, grid_w1), "the losses")
+        t.compare("grid_search", y, tx, grid_w0, grid_w1, what="the losses", **TOL)
 
     with t.check("the MSE at every point of a random rectangular grid", weight=2):
         compare(7, 4)
@@ -171,23 +120,22 @@ CONTRACTS["p3_gradient"] = Contract(
 
 @question(QUESTIONS, "p3_gradient")
 def p3_gradient(t: Tester) -> None:
-    _random_and_edges(t, "compute_gradient", _array, *CONTRACTS["p3_gradient"].promises.values())
+    _random_and_edges(t, "compute_gradient", *CONTRACTS["p3_gradient"].promises.values())
 
 
-def _descent(t: Tester, name: str, check: str, weight: float = 1.0) -> None:
+def _descent(t: Tester, name: str, check: str, weight: float) -> None:
     """Shared by gradient and subgradient descent: whole paths, the start left unchanged."""
-    ref = t.ref[name]
     with t.check(check, weight=weight):
         for d in (2, 3):
             y, tx = _data(t, int(t.rng.integers(20, 60)), d)
             initial_w = t.rng.normal(0, 5, size=d)
             steps, gamma = int(t.rng.integers(5, 15)), float(t.rng.uniform(0.1, 0.5))
-            got = t.call(name, y, tx, initial_w, steps, gamma)
-            _history(got, ref(y, tx, initial_w, steps, gamma), "the result")
+            t.compare(name, y, tx, initial_w, steps, gamma, what="(losses, ws)", **TOL)
     with t.check("zero and one step; initial_w left unchanged"):
         for steps in (0, 1):
             reply = t.call(name, y, tx, initial_w, steps, gamma, return_args=True)
-            _history(reply["value"], ref(y, tx, initial_w, steps, gamma), "the result")
+            expected = t.reference(name, y, tx, initial_w, steps, gamma)
+            expect_like(reply["value"], expected, "(losses, ws)", **TOL)
             _unchanged(reply, initial_w)
 
 
@@ -226,16 +174,14 @@ CONTRACTS["p4_sgd"] = Contract(
 
 @question(QUESTIONS, "p4_sgd")
 def p4_sgd(t: Tester) -> None:
-    ref = t.ref["stochastic_gradient_descent"]
-
     def run(batch_size: int, steps: int, *seed: int) -> tuple[np.ndarray, dict]:
         """One run; ``seed`` is passed positionally: t.call's own ``seed=`` seeds the call."""
         y, tx = _data(t, int(t.rng.integers(30, 80)), 3)
         initial_w = t.rng.normal(0, 5, size=3)
-        gamma = float(t.rng.uniform(0.05, 0.3))
-        args = (y, tx, initial_w, batch_size, steps, gamma, *seed)
+        args = (y, tx, initial_w, batch_size, steps, float(t.rng.uniform(0.05, 0.3)), *seed)
         reply = t.call("stochastic_gradient_descent", *args, return_args=True)
-        _history(reply["value"], ref(*args), "the result")
+        expected = t.reference("stochastic_gradient_descent", *args)
+        expect_like(reply["value"], expected, "(losses, ws)", **TOL)
         return initial_w, reply
 
     with t.check(CONTRACTS["p4_sgd"].core, weight=3):
@@ -265,7 +211,7 @@ CONTRACTS["p6_mae"] = Contract(
 
 @question(QUESTIONS, "p6_mae")
 def p6_mae(t: Tester) -> None:
-    _random_and_edges(t, "compute_mae", _number, *CONTRACTS["p6_mae"].promises.values())
+    _random_and_edges(t, "compute_mae", *CONTRACTS["p6_mae"].promises.values())
 
 
 CONTRACTS["p6_subgradient"] = Contract(
@@ -284,7 +230,7 @@ CONTRACTS["p6_subgradient"] = Contract(
 @question(QUESTIONS, "p6_subgradient")
 def p6_subgradient(t: Tester) -> None:
     core, edge, ties = CONTRACTS["p6_subgradient"].promises.values()
-    _random_and_edges(t, "compute_subgradient_mae", _array, core, edge)
+    _random_and_edges(t, "compute_subgradient_mae", core, edge)
     with t.check(ties):
         # integers, so that the residuals of the first d examples are exactly zero; the
         # subgradients at w are -(1/N) txᵀs, s_n = sign(e_n) where e_n ≠ 0 and s_n ∈ [-1, 1]
@@ -295,9 +241,7 @@ def p6_subgradient(t: Tester) -> None:
             tx[:d] = t.rng.integers(-4, 5, size=(d, d))
         w = t.rng.integers(-3, 4, size=d).astype(float)
         y = tx @ w + np.concatenate([np.zeros(d), t.rng.choice([-2.0, -1.0, 1.0, 2.0], n - d)])
-        got = t.call("compute_subgradient_mae", y, tx, w)
-        expect(isinstance(got, np.ndarray | list | tuple), "the result should be an array")
-        g = np.asarray(got, dtype=float)
+        g = array_of(t.call("compute_subgradient_mae", y, tx, w), "the result").astype(float)
         expect(g.shape == (d,), f"the result has shape {g.shape}, expected {(d,)}")
         expect(bool(np.all(np.isfinite(g))), "the result is not finite where residuals are zero")
         signs = np.sign(y - tx @ w)[d:]
