@@ -18,23 +18,27 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import jsonschema
 import pytest
+import yaml
 
 from autograder.batch import BatchError, grade_batch
-from autograder.cluster import slurm_cluster, slurm_settings
+from autograder.cluster import SCHEDULER_ENV, slurm_cluster, slurm_settings
+from autograder.config import schema
+from tests import test_batch
 from tests.conftest import ROOT
-from tests.test_batch import (  # noqa: F401 - reference is a fixture used here
+from tests.test_batch import (
     check_grades,
     fake_grade,
     leftovers,
     plan,
     read_grades,
     real_class,
-    reference,
 )
 from tests.test_isolation_levels import HARNESS, IS_ROOT
 
 distributed = pytest.importorskip("distributed")
+reference = test_batch.reference  # the fixture: the built solved notebook
 
 WORKER_MAIN = "import sys; from distributed.cli.dask_worker import main; main(sys.argv[1:])"
 """`dask worker` as a ``python -c`` script, for the isolation harness to exec."""
@@ -188,8 +192,46 @@ def test_a_lost_scheduler_leaves_out_resumable(ex08, cluster, tmp_path):
 
 
 @pytest.mark.slow
+def test_the_cli_grades_on_the_scheduler_of_the_environment_as_it_does_locally(
+    reference,
+    cluster,
+    tmp_path,
+):
+    """`autograder grade` with AUTOGRADER_SCHEDULER set: the same gradebook as a local run (a
+    class of broken files and one real notebook), the same summary, and a re-run skips all."""
+    folder = tmp_path / "class"
+    real_class(reference, folder, hang=False)
+    for path in folder.iterdir():  # keep the broken files and one real notebook: fast
+        if not path.name.startswith(("broken", "correct")):
+            path.unlink()
+    command = [
+        sys.executable, "-m", "autograder", "grade", "-a", "ex08",
+        "--config", str(ROOT / "grader.yml"), str(folder), "-o",
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    local = subprocess.run(
+        [*command, str(tmp_path / "local"), "-j", "2"], env=env, capture_output=True, text=True
+    )
+    assert local.returncode == 0, local.stderr
+    env[SCHEDULER_ENV] = cluster.address
+    remote = subprocess.run(
+        [*command, str(tmp_path / "remote")], env=env, capture_output=True, text=True
+    )
+    assert remote.returncode == 0, remote.stderr + cluster.logs()
+    for name in ("grades.csv",):
+        assert (tmp_path / "remote" / name).read_bytes() == (tmp_path / "local" / name).read_bytes()
+    assert "submissions 27: graded 1, failed to grade 26" in remote.stdout
+    again = subprocess.run(
+        [*command, str(tmp_path / "remote")], env=env, capture_output=True, text=True
+    )
+    assert "already graded, skipped: 27" in again.stdout, again.stderr
+
+
+@pytest.mark.slow
 def test_a_real_class_on_the_cluster_equals_local_j2_even_with_a_worker_killed(
-    ex08, reference, tmp_path  # noqa: F811 - the fixture
+    ex08,
+    reference,
+    tmp_path,
 ):
     """31 submissions (5 real small notebooks, an export zip, 25 broken files): grades.csv of
     the cluster run is byte for byte the one of `-j 2`, with one worker SIGKILLed mid-run."""
@@ -228,6 +270,9 @@ def test_slurm_job_script_has_the_settings_of_grader_yml_and_the_flags(tmp_path)
     config.write_text(
         "cluster:\n  queue: gpu-not\n  cores: 8\n  memory: 32GB\n  walltime: '01:30:00'\n"
     )
+    section = yaml.safe_load(config.read_text())["cluster"]
+    project = yaml.safe_load((ROOT / "grader.yml").read_text())
+    jsonschema.validate({**project, "cluster": section}, schema())  # grader.yml may hold it
     settings = slurm_settings(config, {"queue": "standard", "workers": 4, "memory": None})
     assert settings == {
         "queue": "standard", "cores": 8, "memory": "32GB", "walltime": "01:30:00", "workers": 4
