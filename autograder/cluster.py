@@ -19,8 +19,10 @@ Only the runner differs (:func:`dask_runner`):
   ``error`` row and is cancelled;
 - a lost scheduler ends the run with what finished on disk: the same command resumes it;
 - every worker checks at start-up (a ``WorkerPlugin``) that it runs the client's grader version
-  and assignment source and that its sandbox reaches the assignment's ``isolation.minimum``;
-  a worker that does not refuses to grade, and the run stops with its reason.
+  and assignment source, that its sandbox reaches the assignment's ``isolation.minimum`` and
+  that it has one thread (one grading per process: the grader's caches, its sandbox template
+  and its redirections of stdout are per process); a worker that does not refuses to grade,
+  and the run stops with its reason.
 
 Workers need the project (grader.yml's folder, with the hidden tests) at the client's path, and
 the grader installed: a shared home, or the same container image.
@@ -106,9 +108,14 @@ class GraderCheck:
         self.refusal: str | None = "not checked yet"
 
     async def setup(self, worker: Any) -> None:
-        self.refusal = await asyncio.get_running_loop().run_in_executor(
-            None, worker_refusal, self.assignment, self.version, self.source_sha256
-        )
+        if worker.state.nthreads != 1:  # the grader's process state (stdout, caches) is shared
+            self.refusal = (
+                f"it has {worker.state.nthreads} threads; start workers with --nthreads 1"
+            )
+        else:
+            self.refusal = await asyncio.get_running_loop().run_in_executor(
+                None, worker_refusal, self.assignment, self.version, self.source_sha256
+            )
         if self.refusal is not None:
             raise RuntimeError(f"worker {worker.address} refuses to grade: {self.refusal}")
 
@@ -299,8 +306,9 @@ def slurm_settings(config: Path, flags: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def slurm_cluster(settings: Mapping[str, Any]) -> Any:
-    """A dask-jobqueue SLURMCluster for these settings (one worker process per job, one thread
-    per core, each thread grading one submission); nothing is submitted until it is scaled."""
+    """A dask-jobqueue SLURMCluster for these settings: each job runs one single-threaded worker
+    process per core, each grading one submission at a time; nothing is submitted until it is
+    scaled."""
     import dask
     from dask_jobqueue import SLURMCluster
 
@@ -310,7 +318,7 @@ def slurm_cluster(settings: Mapping[str, Any]) -> Any:
         cores=settings["cores"],
         memory=settings["memory"],
         walltime=settings.get("walltime"),
-        processes=1,
+        processes=settings["cores"],
         job_name="autograder",
     )
 

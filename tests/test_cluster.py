@@ -47,7 +47,9 @@ WORKER_MAIN = "import sys; from distributed.cli.dask_worker import main; main(sy
 class Cluster:
     """A scheduler and ``workers`` nanny-managed workers (one thread each) on 127.0.0.1."""
 
-    def __init__(self, folder: Path, workers: int, *, level: str | None = None) -> None:
+    def __init__(
+        self, folder: Path, workers: int, *, level: str | None = None, threads: int = 1
+    ) -> None:
         """``level``: start the workers at this sandbox isolation level (tests/
         test_isolation_levels.py's harness; without a nanny), else as this machine allows."""
         folder.mkdir(parents=True, exist_ok=True)
@@ -57,7 +59,7 @@ class Cluster:
             "PYTHONPATH": str(ROOT),  # the workers unpickle tests.test_batch.fake_grade
             "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "1",
         }
-        self.level = level
+        self.level, self.threads = level, threads
         self.log = open(folder / "dask.log", "wb")  # noqa: SIM115 - closed in stop()
         self.scheduler = self._start(
             "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
@@ -87,7 +89,7 @@ class Cluster:
     def add_worker(self, folder: Path) -> subprocess.Popen:
         args = (
             "--scheduler-file", str(self.file), "--host", "127.0.0.1",
-            "--nthreads", "1", "--memory-limit", "0", "--no-dashboard",
+            "--nthreads", str(self.threads), "--memory-limit", "0", "--no-dashboard",
             "--local-directory", str(folder / "workers"), "--death-timeout", "60",
         )  # fmt: skip
         if self.level is None:
@@ -169,6 +171,16 @@ def test_a_worker_below_the_isolation_minimum_refuses_and_the_run_stops(ex08, tm
         with pytest.raises(BatchError, match="refuses to grade: .*'uid'.*minimum 'userns'"):
             grade_on(c, strict, [folder], tmp_path / "out", grade=fake_grade)
         assert not (tmp_path / "out" / "a").exists()
+    finally:
+        c.stop()
+
+
+def test_a_worker_with_several_threads_refuses(ex08, tmp_path):
+    c = Cluster(tmp_path / "dask", 1, threads=2)
+    try:
+        plan(tmp_path / "class" / "a.ipynb", scores={"p2_var_y": 2})
+        with pytest.raises(BatchError, match="2 threads; start workers with --nthreads 1"):
+            grade_on(c, ex08, [tmp_path / "class"], tmp_path / "out", grade=fake_grade)
     finally:
         c.stop()
 
@@ -287,7 +299,7 @@ def test_slurm_job_script_has_the_settings_of_grader_yml_and_the_flags(tmp_path)
     assert "#SBATCH --cpus-per-task=8" in directives
     assert "#SBATCH -t 01:30:00" in directives
     assert any(d.startswith("#SBATCH --mem=") and "G" in d for d in directives), directives
-    assert "--nthreads 8" in script and "--nanny" in script  # one thread per core
+    assert "--nthreads 1" in script and "--nworkers 8" in script  # a process per core
 
 
 def test_slurm_without_cores_or_memory_says_what_is_missing(tmp_path):
