@@ -16,7 +16,7 @@ Only the runner differs (:func:`dask_runner`):
   on another worker; when the retries (the scheduler's ``allowed-failures``) are spent too, the
   submission gets an ``error`` row with the reason, never the batch;
 - a grading that runs past ``timeout`` (counted from its submission to the cluster) gets an
-  ``error`` row and is cancelled;
+  ``error`` row; it is cancelled and its worker restarted;
 - a lost scheduler ends the run with what finished on disk: the same command resumes it;
 - every worker checks at start-up (a ``WorkerPlugin``) that it runs the client's grader version
   and assignment source, that its sandbox reaches the assignment's ``isolation.minimum`` and
@@ -253,7 +253,7 @@ def _grade_all(
             elif future.status == "cancelled":
                 raise OSError("the scheduler cancelled the grading in flight")
             elif seconds > timeout:
-                future.cancel()
+                _stop(client, future)
                 reason = f"grading took longer than {timeout:g} s and was stopped"
                 results = failed_results(assignment, item, reason, status="error")
             else:
@@ -262,6 +262,18 @@ def _grade_all(
             finish(item, results, seconds)
             failures += results["extra_data"].get("status") != "graded"
             bar.update()
+
+
+def _stop(client: Client, future: Future) -> None:
+    """Cancel an overrunning grading and restart the worker running it (through its nanny;
+    without one, the worker stays busy until the grading ends)."""
+    holders = [a for a, keys in client.processing().items() if future.key in keys]
+    future.cancel()
+    if holders:
+        try:
+            client.restart_workers(holders, timeout=START_SECONDS)
+        except (ValueError, OSError) as exc:  # no nanny; the worker did not come back
+            log.warning("could not restart the Dask worker %s: %s", holders[0], exc)
 
 
 # -- the command line -----------------------------------------------------------------------

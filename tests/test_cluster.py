@@ -139,10 +139,11 @@ def test_fake_class_one_row_each_failures_cost_their_row_and_a_rerun_skips(ex08,
         plan(folder / f"s{i:02d}.ipynb", scores={"p2_var_y": 2, "p3_softmax": 2 * (i % 2)})
     plan(folder / "raises.ipynb", do="raise")
     plan(folder / "killed.ipynb", do="kill")  # kills every worker that takes it
+    plan(folder / "hangs.ipynb", do="hang")
     out = tmp_path / "out"
-    result = grade_on(cluster, ex08, [folder], out, timeout=60, grade=fake_grade)
+    result = grade_on(cluster, ex08, [folder], out, timeout=15, grade=fake_grade)
     grades = read_grades(out)
-    assert len(grades) == 22 and not result.interrupted and not leftovers(out)
+    assert len(grades) == 23 and not result.interrupted and not leftovers(out)
     assert all(grades[f"s{i:02d}"]["status"] == "graded" for i in range(20))
     assert float(grades["s01"]["total"]) == 4 and float(grades["s00"]["total"]) == 2
     assert grades["raises"]["status"] == "error"
@@ -151,10 +152,13 @@ def test_fake_class_one_row_each_failures_cost_their_row_and_a_rerun_skips(ex08,
     )
     assert grades["killed"]["status"] == "error"
     assert "died on each of 2 tries" in grades["killed"]["reason"], grades["killed"]
+    assert grades["hangs"]["reason"] == "grading took longer than 15 s and was stopped"
+    assert len(cluster.client.nthreads()) == 2  # the hung worker was restarted, not lost
     log = (out / "batch.log").read_text()
     assert "graded s05:" in log and "error killed" in log
 
-    again = grade_on(cluster, ex08, [folder], out, timeout=60, grade=fake_grade)
+    (folder / "hangs.ipynb").unlink()
+    again = grade_on(cluster, ex08, [folder], out, timeout=15, grade=fake_grade)
     assert sorted(again.graded) == ["killed", "raises"] and len(again.skipped) == 20
 
 
