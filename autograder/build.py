@@ -8,6 +8,7 @@ reproducible: the committed ``assignments/<id>/`` is proven equal to a fresh bui
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -64,7 +65,10 @@ def master_notebook(nb: nbformat.NotebookNode, assignment: Assignment) -> nbform
                 for line in cell.source.splitlines()
                 if line.lstrip("# ").startswith("name:")
             )
-            cell.source = cell.source.rstrip() + f"\npoints: {assignment.question(name).points}"
+            question = assignment.question(name)
+            cell.source = cell.source.rstrip() + f"\npoints: {question.points}"
+            if question.manual and not re.search(r"^#?\s*manual:", cell.source, re.MULTILINE):
+                cell.source += "\nmanual: true"  # declared in grader.yml only
     config = "# ASSIGNMENT CONFIG\n" + yaml.safe_dump(assign_config(assignment), sort_keys=False)
     master.cells.insert(0, nbformat.v4.new_raw_cell(config))
     return master

@@ -63,8 +63,10 @@ def cli(verbose: bool) -> None:
 def build(assignment: str, out: Path, release: bool, config: Path) -> None:
     """Build the student release (and solved notebook) of ASSIGNMENT into OUT/<id>/."""
     from autograder.build import build as build_assignment
+    from autograder.verify import check_authoring
 
     a = load_assignment(assignment, config)
+    check_authoring(a)  # no release of an assignment that cannot be graded
     result = build_assignment(
         a, out=out, release=a.root / "assignments" / a.id if release else None
     )
@@ -123,8 +125,10 @@ def grade(
     from autograder.grading import isolation_refusal
     from autograder.report import summary_table
     from autograder.results import read_written_scores
+    from autograder.verify import check_authoring
 
     a = load_assignment(assignment, config)
+    check_authoring(a)  # an authoring mistake is one line here, not a failed row per submission
     if unsafe:
         a = replace(a, min_isolation="none")
     elif not (cluster["scheduler"] or cluster["cluster"]) and (  # workers check their own
@@ -165,6 +169,9 @@ def grade(
         f"wrote: {out}/<submission>/results.json ({len(result.graded)} now), "
         f"{out / 'grades.csv'}, {out / 'report.html'}, {out / 'batch.log'}"
     )
+    if result.summary.count and not result.summary.graded:
+        click.echo("error: no submission could be graded (see batch.log)", err=True)
+        sys.exit(1)
 
 
 @cli.command()
@@ -182,6 +189,21 @@ def verify(assignment: str, config: Path) -> None:
         sys.exit(1)
     checks = sum(len(t["output"].splitlines()) for t in verdict.reference["tests"])
     click.echo(f"sound: {checks} hidden checks pass on the reference and fail on the stub")
+
+
+@cli.command(name="new")
+@click.argument("assignment")
+@config_option
+def new(assignment: str, config: Path) -> None:
+    """Scaffold ASSIGNMENT in solutions/ASSIGNMENT/ with its grader.yml entry (docs/authoring.md):
+    a function, a variable and a written question that build, verify and grade as generated."""
+    from autograder.scaffold import scaffold
+
+    if not config.is_file():
+        load_assignment(assignment, config)  # the error saying where to run it
+    for path in scaffold(assignment, config):
+        click.echo(f"wrote: {path}")
+    click.echo(f"next: autograder build {assignment}; autograder verify {assignment}")
 
 
 @cli.command()

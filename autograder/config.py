@@ -31,6 +31,11 @@ class ConfigError(ValueError):
     disagree with it: one line naming what to fix."""
 
 
+class AuthoringError(ConfigError):
+    """An assignment's own files are wrong (a reference cell fails, a module does not load, the
+    hidden tests and grader.yml disagree): one line naming the file and what to fix."""
+
+
 @dataclass(frozen=True)
 class Question:
     """One question: its id is the key everywhere (stub, tests, points, results)."""
@@ -69,6 +74,8 @@ class Assignment:
     requirements: tuple[str, ...] = ()
     limits: Limits = field(default_factory=Limits)
     visibility: Visibility = field(default_factory=Visibility)
+    notebook_seconds: float = 600
+    """verify's budget for the solved notebook, run top to bottom in a kernel."""
     min_isolation: str = "uid"
     """grader.yml's ``isolation.minimum``: the weakest sandbox level grading accepts."""
 
@@ -158,6 +165,19 @@ def load_config(path: Path | str = CONFIG_NAME, only: str | None = None) -> dict
     }
 
 
+_QUESTION_BLOCK = re.compile(r"^#\s*#\s*BEGIN QUESTION[ \t]*\n((?:#.*\n)*)", re.MULTILINE)
+
+
+def source_manual(source: Path) -> dict[str, bool]:
+    """Question id → whether the source's ``BEGIN QUESTION`` block says ``manual: true``."""
+    found = {}
+    for block in _QUESTION_BLOCK.findall(source.read_text(encoding="utf-8")):
+        keys = dict(line.lstrip("# ").partition(":")[::2] for line in block.splitlines())
+        if "name" in keys:
+            found[keys["name"].strip()] = keys.get("manual", "").strip().lower() == "true"
+    return found
+
+
 def _inside(folder: Path, relative: str, what: str) -> Path:
     """``folder / relative``, which must exist and stay inside ``folder``; else ConfigError."""
     target = folder / relative
@@ -181,6 +201,14 @@ def _assignment(
     for a, b in zip(names, names[1:], strict=False):
         if b == a or b.startswith(a + "/"):
             raise ConfigError(f"{where(aid, 'public')}: {b!r} is listed twice (inside {a!r})")
+    source = _inside(folder, raw.get("source", f"{aid}.py"), where(aid, "source"))
+    in_source = source_manual(source)
+    for qid, q in raw["questions"].items():
+        if q.get("manual") and in_source.get(qid):
+            raise ConfigError(
+                f"{where(aid, 'questions', qid, 'manual')}: {qid} is also marked manual in "
+                f"{source.name}: declare it once (remove one of the two)"
+            )
     variants = folder / raw.get("variants", "variants.py")
     if "variants" in raw:
         variants = _inside(folder, raw["variants"], where(aid, "variants"))
@@ -189,7 +217,7 @@ def _assignment(
         title=raw["title"],
         root=root,
         folder=folder,
-        source=_inside(folder, raw.get("source", f"{aid}.py"), where(aid, "source")),
+        source=source,
         notebook=raw.get("notebook", f"{aid}.ipynb"),
         hidden_tests=_inside(
             folder, raw.get("hidden_tests", "hidden_tests.py"), where(aid, "hidden_tests")
@@ -197,7 +225,11 @@ def _assignment(
         variants=variants if variants.is_file() else None,
         seed=raw["seed"],
         questions=tuple(
-            Question(id=qid, points=q["points"], manual=q.get("manual", False))
+            Question(
+                id=qid,
+                points=q["points"],
+                manual=bool(q.get("manual")) or in_source.get(qid, False),
+            )
             for qid, q in raw["questions"].items()
         ),
         public=public,
@@ -205,6 +237,7 @@ def _assignment(
         requirements=tuple(raw.get("requirements", [])),
         limits=Limits(**raw.get("limits", {})),
         visibility=Visibility(**raw.get("visibility", {})),
+        notebook_seconds=raw.get("notebook_seconds", 600),
         min_isolation=min_isolation,
     )
 

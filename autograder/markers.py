@@ -13,6 +13,7 @@ from collections.abc import Iterable
 
 import nbformat
 
+from autograder.config import ConfigError
 from autograder.source import raw_marker
 
 # Raw-cell blocks and what they may contain.
@@ -27,7 +28,7 @@ ANY_MARKER = re.compile(
 )
 
 
-class MarkerError(ValueError):
+class MarkerError(ConfigError):
     """The source's markers are malformed; the message names the cell and line."""
 
 

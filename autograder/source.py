@@ -19,6 +19,8 @@ from typing import Any
 import jupytext
 import nbformat
 
+from autograder.config import AuthoringError
+
 IGNORE_TAG = "otter_ignore"
 KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
 
@@ -59,11 +61,6 @@ def reference_cells(nb: nbformat.NotebookNode) -> list[str]:
         elif cell.cell_type == "code" and not in_tests and not is_ignored(cell):
             sources.append(cell.source)
     return sources
-
-
-class AuthoringError(ValueError):
-    """An assignment's own files are wrong (a reference cell fails, a module does not load):
-    one line naming the file and what to fix."""
 
 
 @functools.cache

@@ -1,7 +1,11 @@
-"""``autograder verify``: prove an assignment is sound before students see it.
+"""``autograder verify``: prove an assignment is sound before students see it, by itself.
 
 The reference (the solved notebook) must get full marks on every check, and the generated stub
 (the student notebook) must fail every check, so each hidden check can tell right from wrong.
+Every public test must pass on the reference and fail on the stub; the solved notebook must run
+top to bottom in a real Jupyter kernel within the assignment's ``notebook_seconds``; no solution
+line and no otter marker may reach the release; the stubs' ``NotImplementedError`` ids must be
+auto-graded questions of grader.yml.
 The assignment folder may declare more (docs/authoring.md):
 
 - in ``variants.py``, ``MISTAKES[qid]``: wrong answers (cells redefining the question's
@@ -15,8 +19,15 @@ The assignment folder may declare more (docs/authoring.md):
 from __future__ import annotations
 
 import ast
+import contextlib
+import io
+import os
 import re
+import shutil
 import tempfile
+import time
+import types
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +35,7 @@ from typing import Any
 
 import nbformat
 
-from autograder.build import build
+from autograder.build import Build, build
 from autograder.config import Assignment
 from autograder.grading import (
     QuestionResult,
@@ -33,8 +44,9 @@ from autograder.grading import (
     hidden_tests,
     trusted_paths,
 )
+from autograder.markers import ANY_MARKER, validate
 from autograder.sandbox import Sandbox
-from autograder.source import load_module, reference_namespace
+from autograder.source import is_ignored, load_module, read_source, reference_namespace
 from autograder.submission import load_submission
 
 
@@ -61,9 +73,19 @@ def _checks(results: dict[str, Any]) -> dict[str, list[tuple[bool, str]]]:
     }
 
 
-def verify(assignment: Assignment) -> Verdict:
+def check_authoring(assignment: Assignment) -> None:
+    """What can be checked without grading, each mistake a one-line ConfigError: the source's
+    markers and question ids against grader.yml, the hidden tests' ``QUESTIONS`` against its
+    auto-graded questions, and every reference cell running (in the assignment folder)."""
+    validate(read_source(assignment.source), [q.id for q in assignment.questions])
+    hidden_tests(assignment)
+    reference_namespace(assignment.source)
+
+
+def verify(assignment: Assignment, *, kernel: bool = True) -> Verdict:
     """Build the assignment, grade the solved and the stub notebook and the declared variants,
-    compare, and look for answer strings in everything a student can see."""
+    compare, run the public tests and (with ``kernel``) the solved notebook, and look for
+    solution lines, markers and answer strings in everything a student can see."""
     answers: Mapping[str, Sequence[str]] = getattr(
         load_module(assignment.hidden_tests), "ANSWERS", {}
     )
@@ -74,12 +96,17 @@ def verify(assignment: Assignment) -> Verdict:
         for qid, cells in getattr(declared, kind, {}).items()
         for cell in cells
     ]
+    check_authoring(assignment)
     with tempfile.TemporaryDirectory(prefix="autograder-verify-") as tmp:
         built = build(assignment, out=Path(tmp))
         reference = grade_submission(assignment, built.solution)
         stub = grade_submission(assignment, built.student / assignment.notebook)
         graded = grade_variants(assignment, built.solution, [(q, c) for _, q, c in variants])
         problems = release_leaks(built.student, answers)
+        problems += release_problems(assignment, built)
+        problems += public_test_problems(assignment, built)
+        if kernel:
+            problems += notebook_problems(assignment, built)
     for qid, checks in _checks(reference).items():
         problems += [f"{qid}: the reference fails {line}" for ok, line in checks if not ok]
     for qid, checks in _checks(stub).items():
@@ -101,6 +128,107 @@ def verify(assignment: Assignment) -> Verdict:
     seen += [reference["output"], stub["output"]] + [r.report() for _, _, r in outcomes]
     problems += leaks({"a check name or message": "\n".join(seen)}, answers)
     return Verdict(reference, stub, tuple(problems), outcomes)
+
+
+# --- the release: solution lines, markers, stubs, public tests, the solved notebook ---------------
+
+STUB_ID = re.compile(r'NotImplementedError\(\s*f?["\']([A-Za-z0-9_]+)')
+OTTER_PDF_MARKERS = re.compile(r"<!-- (BEGIN|END) QUESTION -->")  # otter's own, harmless
+
+
+def release_problems(assignment: Assignment, built: Build) -> list[str]:
+    """Solution lines or otter markers in the student notebook, and stubs whose
+    ``NotImplementedError("<id>: ...")`` names no auto-graded question of grader.yml."""
+    nb = nbformat.read(built.student / assignment.notebook, as_version=4)
+    problems = []
+    source_lines = Counter(
+        line.strip() for line in assignment.source.read_text().splitlines() if line.strip()
+    )
+    solution = Counter(built.solution_lines)
+    released = {line.strip() for cell in nb.cells for line in cell.source.splitlines()}
+    for line, n in solution.items():  # a line also written outside the solutions may be shown
+        if line in released and source_lines[f"# {line}"] + source_lines[line] <= n:
+            problems.append(f"a solution line reaches the release: {line!r}")
+    for index, cell in enumerate(nb.cells):
+        if ANY_MARKER.search(OTTER_PDF_MARKERS.sub("", cell.source)):
+            problems.append(f"cell {index} of the release holds an otter marker")
+    graded = {q.id for q in assignment.graded}
+    for qid in sorted(set(STUB_ID.findall("\n".join(c.source for c in nb.cells))) - graded):
+        problems.append(f"a stub raises NotImplementedError({qid!r}): no auto-graded question")
+    return problems
+
+
+def _stub_namespace(nb: nbformat.NotebookNode) -> dict[str, Any]:
+    """The stub notebook's graded cells executed in-process (our own build output: trusted),
+    otter's cells left out and ``grader`` a stand-in that does nothing."""
+    quiet = types.SimpleNamespace(check=lambda *a, **k: None, export=lambda *a, **k: None)
+    namespace: dict[str, Any] = {"__name__": "__stub__", "grader": quiet}
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code" or is_ignored(cell) or "otter.Notebook(" in cell.source:
+            continue
+        code = re.sub(r"^(\s*)[%!]", r"\1#", cell.source, flags=re.MULTILINE)
+        with contextlib.suppress(Exception):  # a stub may fail; its public tests then fail
+            exec(compile(code, f"<stub cell {index}>", "exec"), namespace)  # noqa: S102
+    return namespace
+
+
+def public_test_problems(assignment: Assignment, built: Build) -> list[str]:
+    """Every auto-graded question has public tests, and each passes on the reference and fails
+    on the stub (run with otter's own test runner, as ``grader.check`` runs them)."""
+    from otter.test_files import ExceptionTestFile
+
+    tests = {p.stem: p for p in sorted((built.student / "tests").glob("*.py"))}
+    problems = [f"{q.id}: no public test" for q in assignment.graded if q.id not in tests]
+    reference = reference_namespace(assignment.source)
+    nb = nbformat.read(built.student / assignment.notebook, as_version=4)
+    with contextlib.chdir(built.student), contextlib.redirect_stdout(io.StringIO()):
+        stub = _stub_namespace(nb)
+        for qid, path in tests.items():
+            for namespace, should in ((reference, True), (stub, False)):
+                test = ExceptionTestFile.from_file(str(path))
+                test.run(dict(namespace))
+                problems += [
+                    f"{qid}: public test {r.test_case.name} "
+                    + ("fails on the reference" if should else "passes on the stub")
+                    for r in test.test_case_results
+                    if r.passed != should
+                ]
+    return problems
+
+
+def notebook_problems(assignment: Assignment, built: Build) -> list[str]:
+    """Run the solved notebook top to bottom (demo cells included, one CPU thread) in a real
+    Jupyter kernel, in a copy of the release folder; a failing cell, or a run longer than
+    ``notebook_seconds``, is a problem."""
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError
+
+    budget = assignment.notebook_seconds
+    with tempfile.TemporaryDirectory(prefix="autograder-kernel-") as tmp:
+        folder = Path(tmp) / assignment.id
+        shutil.copytree(built.student, folder)
+        shutil.copyfile(built.solution, folder / assignment.notebook)
+        nb = nbformat.read(folder / assignment.notebook, as_version=4)
+        client = NotebookClient(
+            nb, timeout=budget, kernel_name="python3", resources={"metadata": {"path": folder}}
+        )
+        threads = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+        env = {**os.environ, **dict.fromkeys(threads, "1")}
+        started = time.monotonic()
+        index = 0
+        try:
+            with client.setup_kernel(env=env):
+                for index, cell in enumerate(nb.cells):
+                    if cell.cell_type == "code":
+                        client.execute_cell(cell, index)
+        except CellExecutionError as exc:
+            return [f"the solved notebook fails at cell {index}: {exc.ename}: {exc.evalue}"]
+        except CellTimeoutError:
+            return [f"the solved notebook's cell {index} runs longer than {budget:g} s"]
+    took = time.monotonic() - started
+    if took > budget:
+        return [f"the solved notebook takes {took:.0f} s, over notebook_seconds ({budget:g} s)"]
+    return []
 
 
 # --- variants: many cells graded in one sandbox --------------------------------------------------

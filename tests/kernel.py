@@ -37,8 +37,9 @@ def student_folder(built: Build, assignment: Assignment, folder: Path, notebook:
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / assignment.notebook
     shutil.copyfile(notebook, target)
-    for public in assignment.public:
-        (folder / public.name).symlink_to(public.resolve())
+    for name, public in assignment.public_files().items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).symlink_to(public.resolve())
     shutil.copytree(built.student / "tests", folder / "tests")
     return target
 

@@ -1,12 +1,17 @@
-"""`autograder verify`: sound on ex08; it refuses hidden tests that cannot discriminate and a
-release or check messages that give an answer away."""
+"""`autograder verify`: every assignment of grader.yml is sound (reference full, stub zero, every
+check, public test and variant discriminating, the solved notebook running in a kernel within its
+budget, nothing of the solution in the release); it refuses hidden tests that cannot discriminate
+and a release or check messages that give an answer away."""
 
 from __future__ import annotations
 
 import dataclasses
 import shutil
 
+import pytest
+
 from autograder.build import build
+from autograder.config import load_config
 from autograder.source import load_module
 from autograder.verify import leaks, normalise, release_leaks, verify
 from tests.conftest import ROOT
@@ -16,13 +21,15 @@ hidden = load_module(ROOT / "solutions/ex08/hidden_tests.py")
 LEAKY_CELL = '\n\n# %%\nprint(f"Var[y] = d * sigma**2 / 2 = {64 * 0.3**2 / 2:.4f}")\n'
 
 
-def test_ex08_is_sound(ex08):
-    verdict = verify(ex08)
+@pytest.mark.parametrize("aid", list(load_config(ROOT / "grader.yml")))
+def test_every_assignment_is_sound(aid):
+    assignment = load_config(ROOT / "grader.yml")[aid]
+    verdict = verify(assignment)
     assert verdict.problems == ()
-    assert verdict.reference["score"] == sum(q.points for q in ex08.graded)
+    assert verdict.reference["score"] == sum(q.points for q in assignment.graded)
     assert verdict.stub["score"] == 0
     kinds = {kind for kind, _, _ in verdict.variants}
-    assert kinds == {"MISTAKES", "REWRITES"}
+    assert kinds == ({"MISTAKES", "REWRITES"} if assignment.variants else set())
 
 
 def test_lenient_checks_and_a_leaky_release_are_reported(ex08, tmp_path):
@@ -44,7 +51,7 @@ def test_lenient_checks_and_a_leaky_release_are_reported(ex08, tmp_path):
         public=public,
         hidden_tests=ROOT / "tests/fixtures/lenient_hidden.py",
     )
-    verdict = verify(lenient)
+    verdict = verify(lenient, kernel=False)
     assert not verdict.ok
     assert {p.split(":")[0] for p in verdict.problems if "the stub passes" in p} == {
         q.id for q in ex08.graded

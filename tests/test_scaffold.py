@@ -1,0 +1,143 @@
+"""`autograder new` scaffolds an assignment that builds, verifies and grades as generated; on it,
+every authoring mistake is one line (exit 2) and verify names what makes a release unsound."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from autograder.build import build
+from autograder.config import ConfigError, find_assignment
+from autograder.scaffold import scaffold
+from autograder.verify import public_test_problems, release_problems, verify
+from tests.conftest import ROOT
+
+
+def project(tmp_path: Path, aid: str = "a1") -> Path:
+    """A copy of this project's config (its assignments' folders linked) with ``aid`` scaffolded;
+    returns the config's path."""
+    (tmp_path / "solutions").mkdir()
+    for folder in (ROOT / "solutions").iterdir():
+        (tmp_path / "solutions" / folder.name).symlink_to(folder)
+    config = tmp_path / "grader.yml"
+    config.write_text((ROOT / "grader.yml").read_text())
+    scaffold(aid, config)
+    return config
+
+
+def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", "from autograder.cli import main; main()", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
+    )
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, old
+    path.write_text(text.replace(old, new, 1))
+
+
+def test_a_scaffold_builds_verifies_and_grades_with_full_marks(tmp_path):
+    config = project(tmp_path)
+    assignment = find_assignment("a1", config)
+    assert [q.id for q in assignment.questions if q.manual] == ["p1_explain"]
+    assert not assignment.needs_torch
+    verdict = verify(assignment)
+    assert verdict.problems == ()
+    assert verdict.reference["score"] == 3 and verdict.stub["score"] == 0
+    assert {kind for kind, _, _ in verdict.variants} == {"MISTAKES", "REWRITES"}
+    solved = tmp_path / "dist" / "a1" / "solution" / "a1.ipynb"
+    assert cli("build", "a1", "--out", "dist", cwd=tmp_path).returncode == 0
+    graded = cli("grade", "-a", "a1", "-o", "out", str(solved), cwd=tmp_path)
+    assert graded.returncode == 0, graded.stderr
+    (results,) = (tmp_path / "out").glob("*/results.json")
+    assert json.loads(results.read_text())["score"] == 3
+
+
+def test_new_refuses_a_taken_or_bad_id_without_writing(tmp_path):
+    config = project(tmp_path)
+    before = config.read_text()
+    with pytest.raises(ConfigError, match="already has an assignment 'a1'"):
+        scaffold("a1", config)
+    with pytest.raises(ConfigError, match="is not an assignment id"):
+        scaffold("A-1", config)
+    assert config.read_text() == before
+
+
+@pytest.mark.parametrize(
+    ("mistake", "message"),
+    [
+        (  # the source names a question grader.yml does not have
+            ("a1.py", "name: p1_columns", "name: p1_cols"),
+            r"source and config disagree: missing \['p1_columns'\], not in config \['p1_cols'\]",
+        ),
+        (  # the hidden tests register another id than grader.yml's
+            ("hidden_tests.py", '(QUESTIONS, "p1_columns")', '(QUESTIONS, "p1_cols")'),
+            r"hidden_tests.py: QUESTIONS disagrees with grader.yml's auto-graded questions of a1: "
+            r"not in grader.yml \['p1_cols'\], without a hidden test \['p1_columns'\]",
+        ),
+        (  # a reference cell reads a file at top level: it runs on the trusted side too
+            ("a1.py", "# %%\nfrom pathlib import Path\n", "# %%\nopen('absent.csv')\n"),
+            r"a1.py: reference code cell 0 \(\"open\('absent.csv'\)\"\) raised FileNotFoundError",
+        ),
+        (  # the hidden tests do not load
+            (
+                "hidden_tests.py",
+                "from autograder.checks",
+                "import no_such_module\nfrom autograder.checks",
+            ),
+            r"hidden_tests.py: cannot be loaded: ModuleNotFoundError",
+        ),
+        (  # manual declared twice
+            (
+                "../../grader.yml",
+                "p1_explain: {points: 1}",
+                "p1_explain: {points: 1, manual: true}",
+            ),
+            r"a1.questions.p1_explain.manual: p1_explain is also marked manual in a1.py",
+        ),
+    ],
+)
+def test_an_authoring_mistake_is_one_line_for_every_command(tmp_path, mistake, message):
+    config = project(tmp_path)
+    name, old, new = mistake
+    edit(config.parent / "solutions" / "a1" / name, old, new)
+    submission = tmp_path / "sub.ipynb"
+    submission.write_text("{}")
+    for args in (["build", "a1", "--out", "dist"], ["grade", "-a", "a1", "-o", "o", "sub.ipynb"]):
+        run = cli(*args, cwd=tmp_path)
+        assert run.returncode == 2, (args, run.stdout, run.stderr)
+        (line,) = run.stderr.strip().splitlines()
+        assert line.startswith("error: ") and re.search(message, line), line
+
+
+def test_grade_exits_non_zero_when_nothing_could_be_graded(tmp_path):
+    project(tmp_path)
+    (tmp_path / "junk.ipynb").write_text("not a notebook")
+    run = cli("grade", "-a", "a1", "-o", "out", "junk.ipynb", cwd=tmp_path)
+    assert run.returncode == 1, run.stderr
+    assert "no submission could be graded" in run.stderr
+
+
+def test_verify_names_a_public_test_with_a_wrong_expected_value_and_a_stray_stub(tmp_path):
+    config = project(tmp_path)
+    source = config.parent / "solutions" / "a1" / "a1.py"
+    edit(source, "- 5.0) < 1e-12", "- 6.0) < 1e-12")
+    edit(source, '"p1_mean_square: the mean', '"p9_other: the mean')
+    assignment = find_assignment("a1", config)
+    built = build(assignment, out=tmp_path / "dist")
+    assert public_test_problems(assignment, built) == [
+        "p1_mean_square: public test p1_mean_square - 1 fails on the reference"
+    ]
+    assert release_problems(assignment, built) == [
+        "a stub raises NotImplementedError('p9_other'): no auto-graded question"
+    ]
