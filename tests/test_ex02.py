@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import subprocess
 import sys
+import zipfile
 
 import nbformat
 import pytest
@@ -22,6 +23,7 @@ from autograder.verify import verify
 from tests.conftest import ROOT
 from tests.kernel import client, errors, kernel_env, run_notebook, student_folder, text_of
 from tests.test_build import public_tests, stub_namespace, tree
+from tests.test_gradescope import gradescope_root, run_entry
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +68,23 @@ def test_every_public_test_passes_on_the_reference_and_fails_on_the_stub(built, 
             test_file.run(dict(namespace))
             for result in test_file.test_case_results:
                 assert result.passed == (which == "reference"), (path.stem, which)
+
+
+@pytest.mark.parametrize("which", ["solution", "stub"])
+def test_the_gradescope_zip_grades_the_reference_full_and_the_stub_zero(
+    built, ex02, tmp_path, which
+):
+    with zipfile.ZipFile(built.autograder_zip) as zf:
+        names = zf.namelist()
+        requirements = zf.read("requirements.txt").decode()
+    assert "solutions/ex02/data/height_weight_genders.csv" in names
+    assert not any(n.startswith("solutions/ex08/") for n in names)
+    assert "torch" not in requirements
+    notebook = built.solution if which == "solution" else built.student / ex02.notebook
+    root = gradescope_root(tmp_path, built, {ex02.notebook: notebook.read_bytes()})
+    results, proc = run_entry(root)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert results["score"] == (17 if which == "solution" else 0), results
 
 
 @pytest.mark.slow
