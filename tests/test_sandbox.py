@@ -1,4 +1,4 @@
-"""The sandbox: plain-data round trips, and every attack of GUIDE section 4 that targets the child.
+"""The sandbox: plain-data round trips, and every attack on the child of docs/threat-model.md.
 
 Most tests share one torch-preloaded sandbox (slot 0); attack tests start their own small child
 without torch (fast start) on a slot of their own, so a uid sweep never touches another test.
