@@ -685,16 +685,21 @@ def compute_subgradient_mae(y: np.ndarray, tx: np.ndarray, w: np.ndarray) -> np.
 # # BEGIN TESTS
 
 # %%
-def test_p6_subgradient_small(compute_subgradient_mae):
+def test_p6_subgradient_small(compute_subgradient_mae, compute_mae):
     import numpy as np
 
     y = np.array([1.0, 3.0, 0.0])
     tx = np.array([[1.0, 0.0], [1.0, 1.0], [1.0, 2.0]])
-    grad = compute_subgradient_mae(y, tx, np.array([0.0, 0.0]))
+    grad = compute_subgradient_mae(y, tx, np.array([0.0, 0.0]))  # a residual is zero there
     assert np.shape(grad) == (2,), f"the subgradient should have shape (2,), got {np.shape(grad)}"
     assert np.all(np.isfinite(grad)), "the subgradient must be finite, also at a zero residual"
-    grad = compute_subgradient_mae(y, tx, np.array([0.0, -1.0]))
-    assert np.allclose(grad, [-1.0, -1.0]), f"subgradient where every residual is positive: {grad}"
+    w, h = np.array([0.3, -0.7]), 1e-6  # no residual is zero near w: the MAE is differentiable
+    steps = (compute_mae(y, tx, w + h * d) - compute_mae(y, tx, w - h * d) for d in np.eye(2))
+    numeric = [step / (2 * h) for step in steps]
+    assert np.allclose(compute_subgradient_mae(y, tx, w), numeric, atol=1e-6), (
+        "where the MAE is differentiable, the subgradient should be its gradient (here compared "
+        "with finite differences of your compute_mae)"
+    )
 
 
 # %% [raw]
@@ -741,17 +746,19 @@ def subgradient_descent(
 # # BEGIN TESTS
 
 # %%
-def test_p6_subgd_small(subgradient_descent):
+def test_p6_subgd_small(subgradient_descent, compute_mae, compute_subgradient_mae):
     import numpy as np
 
     y = np.array([1.0, 3.0, 0.0])
     tx = np.array([[1.0, 0.0], [1.0, 1.0], [1.0, 2.0]])
     initial_w = np.array([0.0, -1.0])
-    losses, ws = subgradient_descent(y, tx, initial_w, 1, 3.0)
-    assert len(losses) == 2 and len(ws) == 2, "one step gives two losses and two ws"
+    losses, ws = subgradient_descent(y, tx, initial_w, 2, 0.5)
+    assert len(losses) == 3 and len(ws) == 3, "two steps give three losses and three ws"
     assert np.array_equal(initial_w, [0.0, -1.0]), "initial_w must not be modified"
-    assert abs(losses[0] - 7 / 3) < 1e-12, f"losses[0] should be the MAE at initial_w: {losses[0]}"
-    assert np.allclose(ws[1], [3.0, 2.0]), f"ws[1] after one step: {ws[1]}"
+    assert abs(losses[0] - compute_mae(y, tx, initial_w)) < 1e-12, "losses[0]: the MAE at initial_w"
+    step = initial_w - 0.5 * compute_subgradient_mae(y, tx, initial_w)
+    assert np.allclose(ws[1], step), "ws[1] should be one subgradient step from initial_w"
+    assert abs(losses[1] - compute_mae(y, tx, ws[1])) < 1e-12, "losses[1]: the MAE at ws[1]"
 
 
 # %% [raw]
