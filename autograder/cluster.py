@@ -69,6 +69,9 @@ SCHEDULER_ENV = "AUTOGRADER_SCHEDULER"
 ALLOWED_FAILURES = 1
 """Workers that may die running one submission before it gets an ``error`` row, less one: one
 retry on another worker (a submission that kills the trusted side kills every worker it meets)."""
+QUEUE_SECONDS = 3600.0
+"""How long ``--cluster slurm`` waits for a first worker job to start (the queue) before it
+gives up."""
 SLURM_KEYS = ("queue", "cores", "memory", "walltime", "workers")
 """Settings of ``--cluster slurm``: grader.yml's ``cluster:`` section, overridden by flags."""
 
@@ -167,9 +170,10 @@ def _failure_reason(exc: BaseException) -> str:
     return f"the grader failed: {type(exc).__name__}: {exc}"
 
 
-def dask_runner(client: Client) -> Runner:
+def dask_runner(client: Client, *, patience: float = START_SECONDS) -> Runner:
     """A runner of :func:`autograder.batch.grade_batch` that grades on ``client``'s cluster,
-    keeping as many submissions in flight as the cluster has threads."""
+    keeping as many submissions in flight as the cluster has threads; the run stops when no
+    worker has been there for ``patience`` seconds."""
 
     def run(
         assignment: Assignment,
@@ -186,7 +190,7 @@ def dask_runner(client: Client) -> Runner:
             return
         try:
             _register(client, assignment)
-            _grade_all(client, assignment, out, todo, timeout, grade, finish, bar)
+            _grade_all(client, assignment, out, todo, timeout, grade, finish, bar, patience)
         except (OSError, asyncio.CancelledError) as exc:
             raise BatchError(
                 f"lost the Dask scheduler ({type(exc).__name__}: {exc}); what finished is in "
@@ -215,6 +219,7 @@ def _grade_all(
     grade: GradeFn,
     finish: Callable[[Item, dict[str, Any], float], None],
     bar: tqdm,
+    patience: float,
 ) -> None:
     from distributed import wait
 
@@ -229,11 +234,20 @@ def _grade_all(
             no_workers_since = None
         elif no_workers_since is None:
             no_workers_since = time.monotonic()
-        elif time.monotonic() - no_workers_since > START_SECONDS:
-            raise BatchError(f"no Dask worker for {START_SECONDS:g} s; what finished is in {out}")
+        elif time.monotonic() - no_workers_since > patience:
+            raise BatchError(
+                f"no Dask worker for {patience:g} s (worker jobs still queued, or failing to "
+                f"start: see their logs); what finished is in {out}"
+            )
         while todo and len(pending) < threads:
             item = todo.popleft()
-            filename, data = _payload(out, item)
+            try:
+                filename, data = _payload(out, item)
+            except OSError as exc:  # gone or unreadable since discovery: this row only
+                reason = f"cannot read the submission: {exc}"
+                finish(item, failed_results(assignment, item, reason, status="error"), 0.0)
+                bar.update()
+                continue
             key = f"grade-{assignment.id}-{item.name}-{uuid.uuid4().hex[:8]}"
             future = client.submit(grade_bytes, assignment, filename, data, grade, key=key)
             pending[future] = (item, time.monotonic())
@@ -351,8 +365,10 @@ def cluster_runner(
         return
     from distributed import Client
 
+    patience = START_SECONDS
     with contextlib.ExitStack() as stack:
         if cluster == "slurm":
+            patience = QUEUE_SECONDS
             settings = slurm_settings(config, flags)
             jobs = stack.enter_context(contextlib.closing(slurm_cluster(settings)))
             jobs.scale(jobs=settings.get("workers", 1))
@@ -362,4 +378,4 @@ def cluster_runner(
                 client = stack.enter_context(Client(scheduler, timeout=30))
             except OSError as exc:
                 raise BatchError(f"cannot reach the Dask scheduler {scheduler}: {exc}") from None
-        yield dask_runner(client)
+        yield dask_runner(client, patience=patience)

@@ -140,9 +140,19 @@ def test_fake_class_one_row_each_failures_cost_their_row_and_a_rerun_skips(ex08,
     plan(folder / "raises.ipynb", do="raise")
     plan(folder / "killed.ipynb", do="kill")  # kills every worker that takes it
     plan(folder / "hangs.ipynb", do="hang")
+    plan(folder / "zz_gone.ipynb")  # deleted once grading has begun
+
+    def delete_gone(_name: str, _results: dict) -> None:
+        (folder / "zz_gone.ipynb").unlink(missing_ok=True)
+
     out = tmp_path / "out"
-    result = grade_on(cluster, ex08, [folder], out, timeout=15, grade=fake_grade)
+    result = grade_on(
+        cluster, ex08, [folder], out, timeout=15, grade=fake_grade, on_result=delete_gone
+    )
     grades = read_grades(out)
+    assert grades["zz_gone"]["status"] == "error"
+    assert "cannot read the submission: [Errno 2]" in grades["zz_gone"]["reason"]
+    del grades["zz_gone"]
     assert len(grades) == 23 and not result.interrupted and not leftovers(out)
     assert all(grades[f"s{i:02d}"]["status"] == "graded" for i in range(20))
     assert float(grades["s01"]["total"]) == 4 and float(grades["s00"]["total"]) == 2
