@@ -87,6 +87,7 @@ def secret_paths(assignment: Assignment) -> list[Path]:
 
 
 def _sandbox(assignment: Assignment, hide: Iterable[Path], **kwargs: Any) -> Sandbox:
+    kwargs.setdefault("preload", assignment.preload)  # torch only for an assignment needing it
     return Sandbox(
         hide=trusted_paths(assignment, hide),
         minimum=assignment.min_isolation,
@@ -123,9 +124,10 @@ def grade_submission(
         )
     except SubmissionError as exc:
         return ungraded_results(assignment, "submission", str(exc), started)
-    import torch  # here, not at import: `autograder --help` must not load it
+    if assignment.needs_torch:  # here, not at import: `--help` and numpy-only assignments
+        import torch  # must not load it
 
-    torch.set_num_threads(1)
+        torch.set_num_threads(1)
     reference = reference_namespace(assignment.source)
     tests = hidden_tests(assignment)
     try:

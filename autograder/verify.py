@@ -273,6 +273,7 @@ def grade_variants(
         files={assignment.notebook: submission.notebook},
         hide=trusted_paths(assignment),
         limits=assignment.limits,
+        preload=assignment.preload,
     ) as sandbox:
         sandbox.exec_cells(submission.cells)
         for qid, cell in variants:

@@ -127,18 +127,14 @@ def test_nothing_of_ex02_imports_torch(ex02, built):
     assert not any("torch" in c.source for c in student_code.cells if c.cell_type == "code")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="grading.grade_submission imports torch for every assignment and the sandbox preloads "
-    "it by default (issue 10: a numpy-only assignment imports no torch on the trusted side)",
-)
 def test_grading_ex02_imports_no_torch_on_the_trusted_side(built):
     code = (
         "import sys\n"
         "from autograder.config import find_assignment\n"
+        "from pathlib import Path\n"
         "from autograder.grading import grade_submission\n"
         f"a = find_assignment('ex02', {str(ROOT / 'grader.yml')!r})\n"
-        f"assert grade_submission(a, {str(built.solution)!r})['score'] == 17\n"
+        f"assert grade_submission(a, Path({str(built.solution)!r}))['score'] == 17\n"
         "print('torch' in sys.modules)\n"
     )
     proc = subprocess.run(

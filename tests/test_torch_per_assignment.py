@@ -1,6 +1,7 @@
 """torch is per assignment (docs/authoring.md): an assignment whose requirements name torch gets
-the CPU wheel index in its zip and the CPU-build check in setup.sh; a numpy-only one gets neither,
-and no torch in its requirements."""
+the CPU wheel index in its zip, the CPU-build check in setup.sh and a child that preloads torch; a
+numpy-only one gets none of these, no torch in its requirements, and no torch on the trusted
+side (tests/test_ex02.py grades ex02 and checks it)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,12 @@ import dataclasses
 import subprocess
 import sys
 
+import pytest
+
 from autograder.config import TORCH_CPU_INDEX
 from autograder.gradescope import otter_files, requirements, setup_script
+from autograder.grading import _sandbox
+from autograder.sandbox import Limits
 from tests.conftest import ROOT
 
 
@@ -43,3 +48,14 @@ def test_the_trusted_side_imports_no_torch_to_load_grade_or_verify():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert out.stdout.strip() == "False", out.stderr
+
+
+@pytest.mark.parametrize(("torch", "loaded"), [(False, ["numpy"]), (True, ["numpy", "torch"])])
+def test_the_child_preloads_torch_only_for_a_torch_assignment(ex08, torch, loaded):
+    assignment = ex08 if torch else dataclasses.replace(ex08, requirements=("numpy>=2,<3",))
+    with _sandbox(assignment, [], limits=Limits(start_seconds=60)) as sandbox:
+        (cell,) = sandbox.exec_cells(
+            ["import sys\nloaded = [m for m in ('numpy', 'torch') if m in sys.modules]"]
+        )
+        assert cell.status == "ok", cell.message
+        assert sandbox.request({"op": "get", "name": "loaded"}) == loaded
