@@ -20,7 +20,7 @@ from typing import Any
 import autograder
 from autograder.checks import CheckResult, QuestionFn, Tester, question_rng
 from autograder.config import Assignment, Question
-from autograder.sandbox import CellResult, IsolationRefused, Limits, Sandbox
+from autograder.sandbox import CellResult, IsolationRefused, Limits, Sandbox, warm_up
 from autograder.source import AuthoringError, load_module, reference_namespace
 from autograder.submission import SubmissionError, load_submission
 
@@ -118,6 +118,7 @@ def grade_submission(
     Below the configured isolation minimum nothing runs: every question gets 0 with the reason,
     and ``extra_data`` has ``status: "refused"``."""
     started = time.monotonic()
+    warm_up(assignment.preload)  # the template imports them while this process loads the rest
     try:
         submission = load_submission(
             path, notebook_name=assignment.notebook, assignment_id=assignment.id

@@ -21,7 +21,7 @@ from .errors import (
 from .limits import Limits
 
 _LAZY = {
-    "sandbox": ("LEVELS", "Sandbox"),
+    "sandbox": ("LEVELS", "Sandbox", "warm_up"),
     "values": (
         "CellResult",
         "ModuleValue",
@@ -65,4 +65,5 @@ __all__ = [
     "optimizer",
     "sequential",
     "tensor",
+    "warm_up",
 ]

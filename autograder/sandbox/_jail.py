@@ -1,13 +1,14 @@
 """Child side, privileged part: enter namespaces, build the filesystem view, start the runner.
 
-Started by the trusted side as ``python -I -B -c <this source>`` with its configuration (JSON,
-the runner's source included) on stdin, so no host path is on any command line (stdlib and
-``pyseccomp`` only; it must not import ``autograder``). Three processes result:
+Loaded as a module by the template process (``_template.py``, a fresh ``python -I -B`` that
+has imported numpy and torch and holds nothing secret), which forks one launcher per sandbox and
+calls :func:`launch` in it with the configuration (JSON; stdlib and ``pyseccomp`` only, it must
+not import ``autograder``). No host path is on any command line. Three processes result:
 
-* launcher (this process): join the sandbox's cgroup if the trusted side made one, ``unshare``
-  mount+net+pid+IPC+UTS namespaces (plus a user namespace when not root), fork the init, wait
-  for it and exit with its status. It is in the trusted side's process group, so killing that
-  group kills it and the init.
+* launcher (forked by the template): join the sandbox's cgroup if the trusted side made one,
+  ``unshare`` mount+net+pid+IPC+UTS namespaces (plus a user namespace when not root), fork the
+  init, wait for it and exit with its status. It leads its own process group, which the trusted
+  side kills: that kills it and the init.
 * init (pid 1 of the new pid namespace): make the mounts (hidden paths covered, public paths bound
   read-only into a tmpfs workdir, fresh /proc with ``hidepid=2`` so the child sees only its
   own processes), fork the runner, reap orphans, and exit with the
@@ -15,8 +16,9 @@ the runner's source included) on stdin, so no host path is on any command line (
   process left in the namespace: detached, double-forked and ``setsid`` descendants included.
 * runner: rlimits, stdout/stderr to the capture file, a fresh session keyring, privileges
   dropped (setuid to the sandbox uid as root; a nested user namespace as non-root, which locks
-  the mounts and clears capabilities at exec), ``no_new_privs``, the seccomp filter
-  (:func:`install_seccomp`), then exec of ``_runner.py``.
+  the mounts), every capability cleared, ``no_new_privs``, the seccomp filter
+  (:func:`install_seccomp`), then ``_runner.main`` in the same process: no exec, so the
+  template's imports are shared copy-on-write and the first cell does not wait for torch.
 
 Isolation levels: ``root+namespaces``, ``userns`` (non-root), ``uid`` (root, no namespaces
 possible: setuid + rlimits), ``none`` (rlimits and process group only). The seccomp filter holds
@@ -59,10 +61,7 @@ MS_NOATIME, MS_NODIRATIME, MS_RELATIME = 1024, 2048, 1 << 21
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS = 1, 4, 38
 SETUP_FAILED = 121
 NESTED_UID = 1000
-BOOT = (
-    "import sys,types;m=types.ModuleType('_sandbox_runner');sys.modules[m.__name__]=m;"
-    "exec(compile(sys.argv[1],'<sandbox-runner>','exec'),m.__dict__);m.main(sys.argv[2])"
-)
+LINUX_CAPABILITY_VERSION_3 = 0x20080522
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.mount.argtypes = [
@@ -355,24 +354,35 @@ def set_limits(limits: dict[str, Any], nproc: int) -> None:
         resource.setrlimit(which, (value, value))
 
 
+def drop_capabilities() -> None:
+    """Clear every capability of this process (``capset(2)``): the runner is not exec'd, so no
+    exec clears them. As root the setuid to the sandbox uid already has; in a nested user
+    namespace the process holds all of them until this."""
+    header = (ctypes.c_uint32 * 2)(LINUX_CAPABILITY_VERSION_3, 0)
+    data = (ctypes.c_uint32 * 6)()  # effective, permitted, inheritable: two words each, all 0
+    _check(_libc.capset(header, data), "capset")
+
+
 def drop_privileges(isolation: str, uid: int, gid: int) -> None:
-    """Become the unprivileged sandbox user; afterwards no capability survives the exec."""
+    """Become the unprivileged sandbox user, with no capability left."""
     if isolation in ("root+namespaces", "uid"):
         os.setgroups([])
         os.setresgid(gid, gid, gid)
         os.setresuid(uid, uid, uid)
     elif isolation == "userns":
         # A user+mount namespace owned by a less privileged user namespace locks every mount
-        # made so far (umount fails with EINVAL), and as uid != 0 the exec clears capabilities.
+        # made so far (umount fails with EINVAL); the capabilities it grants are cleared below.
         unshare(CLONE_NEWUSER | CLONE_NEWNS)
         _write("/proc/self/setgroups", "deny")
         _write("/proc/self/uid_map", f"{NESTED_UID} 0 1")
         _write("/proc/self/gid_map", f"{NESTED_UID} 0 1")
+    drop_capabilities()
     prctl(PR_SET_NO_NEW_PRIVS, 1)
 
 
-def exec_runner(cfg: dict[str, Any], runner_source: str, nproc: int) -> None:
-    """In the forked runner: limits, fds, privileges, then exec the runner (never returns).
+def start_runner(cfg: dict[str, Any], runner: Any, nproc: int) -> None:
+    """In the forked runner: limits, fds, privileges, then the ``runner`` module's request loop
+    in this process (never returns).
 
     Setup errors go to the jail's log (the trusted side reads it), not to the student's output.
     """
@@ -389,15 +399,14 @@ def exec_runner(cfg: dict[str, Any], runner_source: str, nproc: int) -> None:
         keep = sorted({fds["req"], fds["rep"], log})
         for low, high in zip([2, *keep], [*keep, 1 << 16], strict=True):
             os.closerange(low + 1, high)
-        os.set_inheritable(fds["req"], True)
-        os.set_inheritable(fds["rep"], True)
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # over-size writes fail, not kill
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         set_limits(cfg["limits"], nproc)
         new_session_keyring()
         drop_privileges(cfg["isolation"], cfg["uid"], cfg["gid"])
         install_seccomp()
-        env = dict(cfg["env"], HOME=work, TMPDIR="/tmp" if cfg["view"] else work)
+        os.environ.clear()
+        os.environ.update(cfg["env"], HOME=work, TMPDIR="/tmp" if cfg["view"] else work)
         runner_cfg = json.dumps(
             {
                 "preload": cfg["preload"],
@@ -406,11 +415,18 @@ def exec_runner(cfg: dict[str, Any], runner_source: str, nproc: int) -> None:
                 "rep": fds["rep"],
             }
         )
-        python = cfg["python"]
-        os.execve(python, [python, "-I", "-B", "-c", BOOT, runner_source, runner_cfg], env)
+        cfg.clear()  # the jail's host paths are none of the student's business
+        sys.argv = ["-c", "<sandbox-runner>", runner_cfg]  # what an exec'd runner would see
     except BaseException:  # noqa: BLE001 - report anything, then fail the setup
         os.write(log, traceback.format_exc().encode())
         os._exit(SETUP_FAILED)
+    os.close(log)
+    try:
+        runner.main(runner_cfg)
+    except BaseException:  # noqa: BLE001 - as an uncaught exception ends an interpreter
+        traceback.print_exc()
+        os._exit(1)
+    os._exit(0)
 
 
 def plain_workdir(cfg: dict[str, Any], owner: tuple[int, int]) -> None:
@@ -431,7 +447,7 @@ def plain_workdir(cfg: dict[str, Any], owner: tuple[int, int]) -> None:
     os.chown(work, *owner)
 
 
-def init(cfg: dict[str, Any], runner_source: str, nproc: int) -> None:
+def init(cfg: dict[str, Any], runner: Any, nproc: int) -> None:
     """Pid 1 of the namespace (or a plain child without one): set up, run, reap, exit."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -448,14 +464,14 @@ def init(cfg: dict[str, Any], runner_source: str, nproc: int) -> None:
     else:
         cfg["workdir"] = cfg["host_workdir"]
         plain_workdir(cfg, owner)
-    runner = os.fork()
-    if runner == 0:
-        exec_runner(cfg, runner_source, nproc)
+    child = os.fork()
+    if child == 0:
+        start_runner(cfg, runner, nproc)
     for fd in cfg["fds"].values():
         os.close(fd)
     while True:
         pid, status = os.waitpid(-1, 0)
-        if pid == runner:
+        if pid == child:
             code = os.waitstatus_to_exitcode(status)
             os._exit(128 - code if code < 0 else code)
 
@@ -466,16 +482,9 @@ def join_cgroups(folders: list[str]) -> None:
         _write(os.path.join(folder, "cgroup.procs"), "0")
 
 
-def main() -> None:
-    """Launcher: read the configuration from stdin, enter the cgroup and namespaces, fork the
-    init and mirror its status."""
-    cfg = json.load(sys.stdin)
-    runner_source = cfg["runner_source"]
-    try:
-        import pyseccomp  # noqa: F401 - loads libseccomp now, while the host's view is there
-    except (ImportError, RuntimeError) as exc:
-        print(f"sandbox: no seccomp filter possible ({exc}); install libseccomp2", file=sys.stderr)
-        os._exit(SETUP_FAILED)
+def launch(cfg: dict[str, Any], runner: Any) -> None:
+    """Launcher (forked by the template, which imported ``pyseccomp`` and ``runner``): enter the
+    cgroup and namespaces, fork the init and mirror its status (never returns)."""
     join_cgroups(cfg["cgroups"])
     try:
         _write("/proc/self/oom_score_adj", "1000")  # the OOM killer takes the child first
@@ -489,7 +498,7 @@ def main() -> None:
     child = os.fork()
     if child == 0:
         try:
-            init(cfg, runner_source, nproc)
+            init(cfg, runner, nproc)
         except BaseException:  # noqa: BLE001 - report anything, then fail the setup
             traceback.print_exc()
             os._exit(SETUP_FAILED)
@@ -498,7 +507,3 @@ def main() -> None:
     _, status = os.waitpid(child, 0)
     code = os.waitstatus_to_exitcode(status)
     os._exit(128 - code if code < 0 else code)
-
-
-if __name__ == "__main__":
-    main()

@@ -22,14 +22,12 @@ from typing import Any
 from . import cgroup, wire
 from .errors import Crashed, IsolationRefused, ProtocolError, SandboxError, StudentError, Timeout
 from .limits import Limits
+from .template import Child, template
 from .values import CellResult
 
 log = logging.getLogger(__name__)
 
-HERE = Path(__file__).resolve().parent
-PACKAGE_DIR = HERE.parent
-JAIL_SOURCE = (HERE / "_jail.py").read_text()
-RUNNER_SOURCE = (HERE / "_runner.py").read_text()
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
 LEVELS = ("none", "uid", "userns", "root+namespaces")
 """Isolation levels, weakest first (see ``_jail.py`` and docs/threat-model.md)."""
 BASE_UID = 61000
@@ -60,6 +58,12 @@ def _child_env() -> dict[str, str]:
         "MPLBACKEND": "Agg",
         "PYTHONDONTWRITEBYTECODE": "1",
     }
+
+
+def warm_up(preload: Sequence[str] = ("numpy", "torch")) -> None:
+    """Start this process's template for ``preload`` now: it imports them while the caller goes
+    on (loading the reference), and the first sandbox need not wait for them."""
+    template(preload, _child_env())
 
 
 def _check_name(name: str) -> str:
@@ -155,7 +159,9 @@ class Sandbox:
     workers and separate grader processes never share one (the uid sweep of one sandbox would
     kill another's child). ``preload`` modules are
     imported before the child reports ready (so the first cell's time limit is not eaten by
-    ``import torch``). ``isolation`` says what the platform allowed (see ``_jail.py``).
+    ``import torch``): the child is forked from this process's template process for
+    ``preload`` (``template.py``), which imported them once. ``isolation`` says what the
+    platform allowed (see ``_jail.py``).
 
     ``minimum`` is the weakest isolation level accepted (one of ``LEVELS``): a child that starts
     below it is killed and :class:`IsolationRefused` raised, before any student code runs. At
@@ -190,7 +196,8 @@ class Sandbox:
         self.start_seconds = math.nan
         self.hello: dict[str, Any] = {}
         self._good: list[tuple[int, str]] = []
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._preload = tuple(preload)
+        self._proc: Child | None = None
         self._fds: dict[str, int] = {}
         self._host_workdir: str | None = None
         self._stage = tempfile.mkdtemp(prefix="agsbx-")
@@ -225,8 +232,6 @@ class Sandbox:
         hidden = sorted({os.path.realpath(p) for p in [*hide, PACKAGE_DIR]})
         cfg = {
             "want": "auto" if namespaces else "none",
-            "python": sys.executable,
-            "runner_source": RUNNER_SOURCE,
             "uid": self.uid,
             "gid": self.gid,
             "limits": {
@@ -268,28 +273,25 @@ class Sandbox:
                 pass  # a smaller pipe only costs speed
         cfg.update(
             host_workdir=self._host_workdir,
-            fds={"req": req_r, "rep": rep_w, "capture": self._capture},
             cgroups=[str(f) for f in self._cgroup.folders] if self._cgroup else [],
         )
         self._log_path = os.path.join(self._stage, "jail.log")
         began = time.monotonic()
-        with open(self._log_path, "ab") as jail_log:
-            self._proc = subprocess.Popen(
-                [sys.executable, "-I", "-B", "-c", JAIL_SOURCE],
-                pass_fds=(req_r, rep_w, self._capture),
-                stdin=subprocess.PIPE,
-                stdout=jail_log,
-                stderr=jail_log,
-                start_new_session=True,
-                env=_child_env(),
-                close_fds=True,
-            )
-        os.close(req_r)
-        os.close(rep_w)
-        assert self._proc.stdin is not None
-        with contextlib.suppress(BrokenPipeError):  # a launcher that died is reported below
-            with self._proc.stdin:
-                self._proc.stdin.write(json.dumps(cfg).encode())
+        jail_log = os.open(
+            self._log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600
+        )
+        try:
+            parent = template(self._preload, _child_env())
+            deadline = began + self.limits.start_seconds
+            pid = parent.spawn(cfg, (req_r, rep_w, self._capture, jail_log), deadline)
+        except BaseException:
+            os.close(req_w)
+            os.close(rep_r)
+            raise
+        finally:
+            for fd in (req_r, rep_w, jail_log):
+                os.close(fd)
+        self._proc = Child(parent, pid)
         os.set_blocking(req_w, False)
         os.set_blocking(rep_r, False)
         self._fds = {"req": req_w, "rep": rep_r, "pidfd": os.pidfd_open(self._proc.pid)}
@@ -395,9 +397,8 @@ class Sandbox:
 
     def _death_reason(self) -> str:
         assert self._proc is not None
-        try:
-            code = self._proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
+        code = self._proc.wait(timeout=5)
+        if code is None:
             return "stopped answering (pipe closed)"
         if code == SETUP_FAILED:
             return f"sandbox set-up failed; {self._jail_log()}"
