@@ -24,12 +24,12 @@ or the hidden inputs.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from autograder.checks import (
+    Contract,
     QuestionFn,
     Tester,
     as_floats,
@@ -54,15 +54,6 @@ from autograder.sandbox import (
 
 QUESTIONS: dict[str, QuestionFn] = {}
 __all__ = ["ANSWERS", "CONTRACTS", "QUESTIONS"]  # what grading and verify read
-
-
-@dataclass(frozen=True)
-class Contract:
-    """The properties a question's prompt promises and the checks that enforce them."""
-
-    core: str  # the check of the question's idea: at least half of its weight
-    promises: dict[str, str]  # promise (words of the prompt) → name of the check enforcing it
-    unchecked: tuple[str, ...] = ()  # advice of the prompt that no behaviour can reveal
 
 
 def _t(array: np.ndarray, requires_grad: bool = False) -> torch.Tensor:
