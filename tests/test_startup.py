@@ -1,5 +1,6 @@
-"""Start-up cost: the CLI answers --help without loading torch, and one submission is graded
-in the calling process (no worker, no fork server: each would import torch again)."""
+"""Start-up cost: the CLI answers --help without loading torch, one submission is graded in the
+calling process (no worker, no fork server: each would import torch again), and a worker that
+reuses its reference, hidden tests and sandbox template gives the grades of fresh processes."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
+import nbformat
 
 from autograder.batch import grade_batch
+from autograder.build import build
 from autograder.config import Assignment
+from tests.conftest import ROOT
 
 HEAVY = ("torch", "numpy", "matplotlib", "otter")
 
@@ -47,14 +50,6 @@ def pid_grade(assignment: Assignment, path: Path, *, slot: int, hide: list[Path]
     return results
 
 
-@pytest.fixture
-def ex08() -> Assignment:
-    from autograder.config import find_assignment
-    from tests.conftest import ROOT
-
-    return find_assignment("ex08", ROOT / "grader.yml")
-
-
 def test_one_submission_is_graded_in_this_process(ex08, tmp_path):
     sub = tmp_path / "alice.ipynb"
     sub.write_text("{}")
@@ -71,3 +66,37 @@ def test_one_submission_past_the_timeout_costs_its_row_only(ex08, tmp_path):
     assert extra["status"] == "error" and "longer than 1 s" in extra["reason"]
     assert time.monotonic() - began < 25  # stopped, not slept through
     assert (tmp_path / "out" / "bob" / "results.json").is_file()
+
+
+def test_a_worker_reusing_what_it_loaded_grades_as_fresh_processes_do(ex08, tmp_path):
+    """One worker grades the class in turn (its reference namespace, hidden-test module and
+    sandbox template loaded once); each submission graded alone by a fresh `autograder grade`
+    process (nothing reused) gets the same row of grades.csv."""
+    built = build(ex08, out=tmp_path / "dist")
+    reference = built.solution.read_text()
+    nb = nbformat.reads(reference, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell("def var_y(d, sigma):\n    return d * sigma**2\n"))
+    wrong = nbformat.writes(nb)
+    folder = tmp_path / "class"
+    folder.mkdir()
+    for name, text in [
+        ("a_reference", reference),
+        ("b_stub", (built.student / ex08.notebook).read_text()),
+        ("c_wrong", wrong),
+    ]:
+        (folder / f"{name}.ipynb").write_text(text)
+    reused = grade_batch(ex08, [folder], out=tmp_path / "reused", jobs=1)
+    rows = (tmp_path / "reused" / "grades.csv").read_text().splitlines()
+    fresh = [rows[0]]
+    for path in sorted(folder.iterdir()):
+        out = tmp_path / "fresh" / path.stem
+        subprocess.run(
+            [sys.executable, "-m", "autograder", "grade", "-a", "ex08", "-o", str(out),
+             "--config", str(ROOT / "grader.yml"), str(path)],
+            check=True, capture_output=True, timeout=600,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )  # fmt: skip
+        fresh += (out / "grades.csv").read_text().splitlines()[1:]
+    assert rows == fresh
+    totals = [reused.results[n]["score"] for n in ("a_reference", "b_stub", "c_wrong")]
+    assert totals[0] > totals[2] > totals[1] == 0  # three different grades were compared
