@@ -100,3 +100,21 @@ def test_a_worker_reusing_what_it_loaded_grades_as_fresh_processes_do(ex08, tmp_
     assert rows == fresh
     totals = [reused.results[n]["score"] for n in ("a_reference", "b_stub", "c_wrong")]
     assert totals[0] > totals[2] > totals[1] == 0  # three different grades were compared
+
+
+def test_a_dead_template_is_replaced_and_the_sandbox_goes_on():
+    """Killing the template (out of memory, a stray signal) leaves the running child as it is;
+    the next start makes a fresh template, and a restart replays the cells into it."""
+    from autograder.sandbox import Limits, Sandbox
+    from autograder.sandbox.template import _templates
+
+    with Sandbox(preload=(), limits=Limits(start_seconds=30), slot=30) as sb:
+        assert sb.exec_cells(["x = 41"])[0].status == "ok"
+        old = _templates[()]
+        old.proc.kill()
+        old.proc.wait()
+        assert sb.request({"op": "get", "name": "x"}) == 41
+        sb.restart()
+        assert _templates[()] is not old and _templates[()].proc.poll() is None
+        assert sb.exec_cells(["x += 1"])[0].status == "ok"
+        assert sb.request({"op": "get", "name": "x"}) == 42

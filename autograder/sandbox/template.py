@@ -131,21 +131,27 @@ class Child:
         self.parent = parent
         self.pid = pid
         self._pidfd = os.pidfd_open(pid)
+        self._done = False
         self.returncode: int | None = None
 
     def poll(self) -> int | None:
         return self.wait(0)
 
     def wait(self, timeout: float | None = None) -> int | None:
-        """The exit code once the launcher has exited (None if ``timeout`` passed first)."""
-        if self.returncode is None:
+        """The exit code once the launcher has exited (None if ``timeout`` passed first, or if
+        the template died and took the status with it: the child's pipes then read as closed)."""
+        if not self._done:
             ready, _, _ = select.select([self._pidfd], [], [], timeout)
             if not ready:
                 return None
             os.close(self._pidfd)
-            self.returncode = self.parent.wait(self.pid)
+            self._done = True
+            try:
+                self.returncode = self.parent.wait(self.pid)
+            except (SandboxError, OSError):
+                self.returncode = None
         return self.returncode
 
     def __del__(self) -> None:
-        if self.returncode is None:
+        if not self._done:
             os.close(self._pidfd)
