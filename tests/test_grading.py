@@ -37,7 +37,7 @@ from autograder.grading import grade_submission
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
-HIDDEN = ROOT / "autograder" / "hidden" / "ex08.py"
+HIDDEN = ROOT / "solutions" / "ex08" / "hidden_tests.py"
 SOURCE = ROOT / "solutions" / "ex08" / "ex08.py"
 CONFIG = ROOT / "grader.yml"
 SANDBOX_SOURCES = sorted((ROOT / "autograder" / "sandbox").glob("*.py"))
