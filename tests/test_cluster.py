@@ -56,7 +56,8 @@ class Cluster:
         self.file = folder / "scheduler.json"
         self.env = {
             **os.environ,
-            "PYTHONPATH": str(ROOT),  # the workers unpickle tests.test_batch.fake_grade
+            # the workers unpickle tests.test_batch.fake_grade and this module's functions
+            "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")]),
             "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "1",
         }
         self.level, self.threads = level, threads
@@ -125,6 +126,14 @@ def cluster(tmp_path) -> Iterator[Cluster]:
         yield c
     finally:
         c.stop()
+
+
+def reference_cache() -> tuple[int, int]:
+    """On a worker: hits and misses of the grader's per-process cache of the reference."""
+    from autograder.source import reference_namespace
+
+    info = reference_namespace.cache_info()
+    return info.hits, info.misses
 
 
 def grade_on(cluster: Cluster, assignment, paths, out: Path, **kwargs):
@@ -284,6 +293,8 @@ def test_a_real_class_on_the_cluster_equals_local_j2_even_with_a_worker_killed(
         assert killed and not result.interrupted and len(result.graded) == len(expected)
         retried = next(n for n in expected if killed[0].startswith(f"grade-ex08-{n}-"))
         assert read_grades(out)[retried]["status"] == "graded", retried  # on the other worker
+        reuse = c.client.run(reference_cache)  # the surviving worker built it once, then reused
+        assert any(hits >= 1 and misses == 1 for hits, misses in reuse.values()), reuse
     finally:
         c.stop()
     assert (out / "grades.csv").read_bytes() == (local / "grades.csv").read_bytes()
