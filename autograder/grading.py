@@ -81,9 +81,20 @@ def trusted_paths(assignment: Assignment, extra: Iterable[Path] = ()) -> list[Pa
 
 def secret_paths(assignment: Assignment) -> list[Path]:
     """What the sandbox user must not be able to read at the ``uid`` level (no namespaces hide
-    anything there): the trusted paths but the public ones."""
-    public = {p.resolve() for p in assignment.public}
-    return [p for p in trusted_paths(assignment) if p.resolve() not in public]
+    anything there): the trusted paths but the public ones. A folder holding a public path
+    (``solutions/<id>/`` above its ``data/``) is replaced by its other entries, since the check
+    reads everything under a path it is given."""
+    public = [p.resolve() for p in assignment.public]
+
+    def without_public(path: Path) -> list[Path]:
+        real = path.resolve()
+        if real in public:
+            return []
+        if path.is_symlink() or not any(p.is_relative_to(real) for p in public):
+            return [path]
+        return [q for child in sorted(path.iterdir()) for q in without_public(child)]
+
+    return [q for p in trusted_paths(assignment) for q in without_public(p)]
 
 
 def _sandbox(assignment: Assignment, hide: Iterable[Path], **kwargs: Any) -> Sandbox:

@@ -11,6 +11,7 @@ import pytest
 
 import autograder
 from autograder.config import ConfigError, find_assignment, load_config
+from autograder.grading import secret_paths
 from autograder.source import AuthoringError, load_module
 from tests.conftest import ROOT
 
@@ -95,3 +96,12 @@ def test_hidden_tests_are_loaded_by_path_under_a_private_name(ex08):
     assert module.__name__.startswith("_autograder_file_")
     assert module.__file__ == str(ex08.hidden_tests)
     assert load_module(ex08.hidden_tests) is module  # loaded once
+
+
+def test_the_uid_level_secrets_leave_out_only_the_public_data(ex08):
+    """At the uid level the grader refuses when the sandbox user can read anything under a secret
+    path: the assignment folder, which holds the public data, is split around it."""
+    secrets = set(secret_paths(ex08))
+    assert ex08.hidden_tests in secrets and ex08.source in secrets and ex08.variants in secrets
+    assert not [p for p in secrets if p.resolve() in {q.resolve() for q in ex08.public}]
+    assert not [p for p in secrets if any(q.is_relative_to(p) for q in ex08.public)]
