@@ -102,9 +102,12 @@ def load_module(path: Path) -> ModuleType:
         raise AuthoringError(f"{path}: not a Python file")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # dataclasses and pickling look their module up there
-    try:
+    write_bytecode, sys.dont_write_bytecode = sys.dont_write_bytecode, True
+    try:  # no __pycache__ in the assignment folder: made after hardening, it would be readable
         spec.loader.exec_module(module)
     except Exception as exc:
         del sys.modules[name]
         raise AuthoringError(f"{path}: cannot be loaded: {type(exc).__name__}: {exc}") from exc
+    finally:
+        sys.dont_write_bytecode = write_bytecode
     return module

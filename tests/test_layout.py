@@ -91,6 +91,15 @@ def test_a_hidden_tests_file_that_fails_to_load_is_one_line(tmp_path):
         load_module(path)
 
 
+def test_loading_writes_no_bytecode_into_the_assignment_folder(tmp_path):
+    """A __pycache__ made after Gradescope's hardening would be readable by the sandbox user,
+    and the uid level then refuses to grade."""
+    path = tmp_path / "variants.py"
+    path.write_text("MISTAKES = {}\n")
+    assert load_module(path).MISTAKES == {}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["variants.py"]
+
+
 def test_hidden_tests_are_loaded_by_path_under_a_private_name(ex08):
     module = load_module(ex08.hidden_tests)
     assert module.__name__.startswith("_autograder_file_")
