@@ -192,6 +192,8 @@ def dask_runner(client: Client, *, patience: float = START_SECONDS) -> Runner:
             _register(client, assignment)
             _grade_all(client, assignment, out, todo, timeout, grade, finish, bar, patience)
         except (OSError, asyncio.CancelledError) as exc:
+            if getattr(exc, "filename", None) is not None:  # writing OUT failed, not the cluster
+                raise
             raise BatchError(
                 f"lost the Dask scheduler ({type(exc).__name__}: {exc}); what finished is in "
                 f"{out}: run the same command again to grade the rest"

@@ -66,13 +66,19 @@ class Cluster:
             "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
             "--scheduler-file", str(self.file),
         )  # fmt: skip
-        deadline = time.monotonic() + 60
-        while not self.file.exists():
-            assert time.monotonic() < deadline and self.scheduler.poll() is None, self.logs()
-            time.sleep(0.1)
-        self.workers = [self.add_worker(folder) for _ in range(workers)]
-        self.client = distributed.Client(scheduler_file=str(self.file), timeout=30)
-        self.client.wait_for_workers(workers, timeout=120)
+        self.workers: list[subprocess.Popen] = []
+        self.client = None
+        try:
+            deadline = time.monotonic() + 60
+            while not self.file.exists():
+                assert time.monotonic() < deadline and self.scheduler.poll() is None, self.logs()
+                time.sleep(0.1)
+            self.workers = [self.add_worker(folder) for _ in range(workers)]
+            self.client = distributed.Client(scheduler_file=str(self.file), timeout=30)
+            self.client.wait_for_workers(workers, timeout=120)
+        except BaseException:
+            self.stop()
+            raise
 
     @property
     def address(self) -> str:
@@ -106,7 +112,8 @@ class Cluster:
         return Path(self.log.name).read_text(errors="replace")[-4000:]
 
     def stop(self) -> None:
-        self.client.close()
+        if self.client is not None:
+            self.client.close()
         for proc in [*self.workers, self.scheduler]:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)
