@@ -334,6 +334,62 @@ def test_slurm_job_script_has_the_settings_of_grader_yml_and_the_flags(tmp_path)
     assert "--nthreads 1" in script and "--nworkers 8" in script  # a process per core
 
 
+SBATCH = """#!/bin/sh
+# stand-in for Slurm's sbatch: run the job script now, in its own session; the job id is its pid
+cp "$1" "$0.job" && setsid bash "$0.job" >"$0.out" 2>&1 </dev/null &
+echo "$!" >>"$0.submitted" && echo "Submitted batch job $!"
+"""
+SCANCEL = """#!/bin/sh
+# stand-in for Slurm's scancel: end the job's session
+echo "$1" >>"$0.cancelled" && kill -TERM -- "-$1"
+"""
+
+
+@pytest.mark.slow
+def test_cluster_slurm_submits_worker_jobs_grades_and_cancels_them(reference, tmp_path):
+    """`grade --cluster slurm` through dask-jobqueue, with sbatch and scancel stand-ins that run
+    the job script on this machine: the job's workers grade the class as a local run does, and
+    the job is cancelled when the run ends."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name, text in (("sbatch", SBATCH), ("scancel", SCANCEL)):
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
+    folder = tmp_path / "class"
+    real_class(reference, folder, hang=False)
+    for path in folder.iterdir():  # the broken files and one real notebook
+        if not path.name.startswith(("broken", "correct")):
+            path.unlink()
+    config = tmp_path / "grader.yml"
+    project = yaml.safe_load((ROOT / "grader.yml").read_text())
+    project["cluster"] = {"cores": 2, "memory": "4GB", "walltime": "00:10:00"}
+    config.write_text(yaml.safe_dump(project))
+    (tmp_path / "solutions").symlink_to(ROOT / "solutions")  # grader.yml's relative paths
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    run = subprocess.run(
+        [
+            sys.executable, "-m", "autograder", "grade", "-a", "ex08", "--config", str(config),
+            "--cluster", "slurm", "--workers", "1", "-o", str(tmp_path / "out"), str(folder),
+        ],
+        env=env, capture_output=True, text=True, timeout=400, cwd=tmp_path,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr + (bin_dir / "sbatch.out").read_text()
+    assert "submissions 27: graded 1, failed to grade 26" in run.stdout
+    assert float(read_grades(tmp_path / "out")["correct"]["total"]) == 13
+    jobs = (bin_dir / "sbatch.submitted").read_text().split()
+    assert len(jobs) == 1 and (bin_dir / "scancel.cancelled").read_text().split() == jobs
+    script = (bin_dir / "sbatch.job").read_text()
+    assert "#SBATCH --cpus-per-task=2" in script and "--nworkers 2" in script
+    deadline = time.monotonic() + 30
+    while True:  # the job's processes end
+        try:
+            os.killpg(int(jobs[0]), 0)
+        except ProcessLookupError:
+            break
+        assert time.monotonic() < deadline, "the worker job outlived the run"
+        time.sleep(0.5)
+
+
 def test_slurm_without_cores_or_memory_says_what_is_missing(tmp_path):
     config = tmp_path / "grader.yml"
     config.write_text("assignments: {}\n")
