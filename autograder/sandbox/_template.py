@@ -21,6 +21,7 @@ The template exits when the trusted side closes the socket or dies (parent-death
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
@@ -113,6 +114,7 @@ def main() -> None:
     if "torch" in sys.modules:
         warm_torch()
     runner = load("runner", cfg["runner_source"])
+    gc.freeze()  # the collector of a child never writes to (so never copies) these objects' pages
     sock.send(json.dumps({"status": "ready", "modules": sorted(cfg["preload"])}).encode())
     serve(sock, jail, runner)
 
