@@ -40,6 +40,7 @@ from autograder.checks import (
     expect_python,
     expect_tensor,
     question,
+    sequence_of,
     tensor_of,
 )
 from autograder.sandbox import (
@@ -62,13 +63,6 @@ def _t(array: np.ndarray, requires_grad: bool = False) -> torch.Tensor:
 
 def _np(x: torch.Tensor) -> np.ndarray:
     return x.detach().numpy().astype(np.float64)
-
-
-def _sequence(value: object, what: str, length: int | None = None) -> list:
-    expect(isinstance(value, list | tuple), f"{what} should be a list or tuple")
-    if length is not None:
-        expect(len(value) == length, f"{what} should have {length} entries, got {len(value)}")
-    return list(value)
 
 
 def _spread(got: float, wanted: float, tol: float, what: str) -> None:
@@ -139,10 +133,10 @@ def p1_weights(t: Tester) -> None:
     with t.check("L weights and L biases with the right shapes, L = 1 included"):
         for layers in (1, L):
             reply = t.call("get_model_weights", layers, K, device="cpu", seed=t.draw_seed())
-            result = _sequence(reply, "the result", 2)
+            result = sequence_of(reply, "the result", 2)
             # bound only when of length L: later checks loop over them and must not pass vacuously
-            weights = _sequence(result[0], "weights", layers)
-            biases = _sequence(result[1], "biases", layers)
+            weights = sequence_of(result[0], "weights", layers)
+            biases = sequence_of(result[1], "biases", layers)
             dims = [2] + [K] * (layers - 1) + [1]
             for i, (w, b) in enumerate(zip(weights, biases, strict=True)):
                 w, b = tensor_of(w, f"weights[{i}]"), tensor_of(b, f"biases[{i}]")
@@ -268,7 +262,7 @@ def p1_train(t: Tester) -> None:
 
     with t.check("returns one Python float loss per step", weight=0.5):
         reply = train(y)
-        values = _sequence(reply["value"], "the returned losses", steps)
+        values = sequence_of(reply["value"], "the returned losses", steps)
         losses = as_floats(values, "the losses")
         for v in values:
             expect_python(v, float, "each loss")
@@ -277,7 +271,7 @@ def p1_train(t: Tester) -> None:
             losses, np.array(ref_losses, dtype=np.float64), "the losses", rtol=2e-3, atol=1e-6
         )
     with t.check("targets of shape (N, 1) give the same losses", weight=0.5):
-        column = as_floats(_sequence(train(y[:, None])["value"], "the losses", steps), "losses")
+        column = as_floats(sequence_of(train(y[:, None])["value"], "the losses", steps), "losses")
         expect_close(column, np.array(ref_losses), "the losses", rtol=2e-3, atol=1e-6)
     with t.check("the loss is written by hand, without torch.nn", weight=0.5):
         t.define(WITHOUT)
@@ -339,11 +333,11 @@ def p1_mnist_model(t: Tester) -> None:
     x = t.rng.normal(size=(7, 1, 28, 28)).astype(np.float32)
     t.define(MNIST_PROBE)
     with t.check("four linear layers called in the order 784→128→128→128→10, with biases"):
-        layers, out, unbatched, count = _sequence(
+        layers, out, unbatched, count = sequence_of(
             t.call("__ag_mnist_probe", tensor(x), seed=t.draw_seed()), "the probe", 4
         )
         expect(count == 134_794, f"the model has {count:,} parameters, not the number asked for")
-        pairs = [_sequence(p, "a layer", 2) for p in _sequence(layers, "the layers")]
+        pairs = [sequence_of(p, "a layer", 2) for p in sequence_of(layers, "the layers")]
         shapes = [tuple(tensor_of(w, "a weight").array.shape) for w, _ in pairs]
         expect(shapes == MNIST_LINEAR_SHAPES, f"the forward pass calls Linear layers {shapes}")
         expect(all(isinstance(b, TensorValue) for _, b in pairs), "a linear layer has no bias")
@@ -419,9 +413,9 @@ def p1_train_epoch(t: Tester) -> None:
             return_args=True,
             seed=t.draw_seed(),
         )
-        loss_h, acc_h = _sequence(reply["value"], "the result", 2)
+        loss_h, acc_h = sequence_of(reply["value"], "the result", 2)
         for name, history in (("loss_history", loss_h), ("accuracy_history", acc_h)):
-            for v in _sequence(history, name, n_batches):
+            for v in sequence_of(history, name, n_batches):
                 expect_python(v, float, f"each entry of {name}")
         loss_h, acc_h = as_floats(loss_h, "loss_history"), as_floats(acc_h, "accuracy_history")
     with t.check(
@@ -500,7 +494,7 @@ def p1_e3_network(t: Tester) -> None:
     t.define(E3_PROBE)
 
     def network(**kwargs: object) -> object:
-        net, distinct = _sequence(t.call("__ag_e3_network", **kwargs), "the probe", 2)
+        net, distinct = sequence_of(t.call("__ag_e3_network", **kwargs), "the probe", 2)
         return net, distinct
 
     shapes = {a: (int(t.rng.integers(2, 7)), int(t.rng.integers(3, 20))) for a in ACTIVATION_TYPES}
