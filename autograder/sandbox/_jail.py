@@ -208,6 +208,9 @@ DENIED_SYSCALLS = (
     # memory that no rlimit sees (RLIMIT_AS counts mappings only): SysV segments outlive their
     # mappings (and, without an IPC namespace, the sandbox), memfd pages are written, not mapped
     "shmget", "msgget", "semget", "memfd_create",
+    # POSIX message queues: without an IPC namespace (uid, none) one outlives the sandbox, and
+    # the next submission on the same uid reads it
+    "mq_open",
     # kernel attack surface grading never needs
     "bpf", "userfaultfd", "io_uring_setup", "kexec_load", "kexec_file_load", "init_module",
     "finit_module", "delete_module", "acct", "swapon", "swapoff", "reboot",

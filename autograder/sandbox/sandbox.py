@@ -125,6 +125,8 @@ def _describe_exit(code: int | None) -> str:
 
 
 MAX_SLOTS = 1024
+SHARED_SCRATCH = ("/tmp", "/var/tmp", "/dev/shm", tempfile.gettempdir())
+"""World-writable folders of the host that a child at ``uid`` may write (no private /tmp)."""
 
 
 def _lease_slot(preferred: int) -> tuple[int, int]:
@@ -557,6 +559,26 @@ class Sandbox:
             stderr=subprocess.DEVNULL,
         )
 
+    def _remove_uid_files(self) -> None:
+        """At ``uid`` (no private /tmp): delete what the sandbox uid left in the host's shared
+        scratch folders, which the next submission on this slot (the same uid) would read, and
+        whose bytes would otherwise fill the host's disk submission after submission."""
+        if self.isolation != "uid" or os.geteuid() != 0:
+            return
+        folders = [f for f in dict.fromkeys(SHARED_SCRATCH) if os.path.isdir(f)]
+        find = shutil.which("find") or "/usr/bin/find"
+        # -P (the default): no symlink is followed; -delete removes depth first
+        subprocess.run(
+            [find, *folders, "-xdev", "-mindepth", "1", "-user", str(self.uid), "-delete"],
+            env={},
+            cwd="/",
+            check=False,
+            timeout=120,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
     def _kill(self) -> None:
         """Kill the child's whole tree and release its fds (the sandbox is then not alive)."""
         proc, self._proc = self._proc, None
@@ -567,6 +589,7 @@ class Sandbox:
                 pass
             proc.wait()
             self._sweep_uid()
+            self._remove_uid_files()
         if self._cgroup is not None:
             self._cgroup.remove()
             self._cgroup = None
