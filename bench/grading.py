@@ -64,6 +64,12 @@ GRADESCOPE_TIMEOUT_S = 600.0
 GRADESCOPE_MEMORY_MIB = 768
 TARGET_WALL_S = 120.0
 TARGET_SPEEDUP = 4.0
+TARGET_FLOOR_RATIO = 3.0  # CPU of one grading / CPU of `python -c "import numpy, torch"`
+TARGET_PSS_MIB = 450.0
+TARGET_OTTER_SKIPPED = 2.0  # less CPU than otter run with the demos skipped, at least this
+TARGET_OTTER_ALL = 10.0
+BATCH_BEFORE_PER_MIN = 13.3  # -j 2 on the 6-notebook class before the template (README)
+TARGET_BATCH_GAIN = 3.0
 PHASES_SLOT = 50  # sandbox uid 61050: other test runs on this machine use slots 0, 40, 41
 
 # -- the process tree, from /proc -----------------------------------------------------------
@@ -297,7 +303,7 @@ def _phases_child(config: Path, submission: Path) -> None:
 
     class TimedSandbox(base):  # type: ignore[misc, valid-type]
         def __init__(self, *args: Any, **kwargs: Any) -> None:
-            timed("sandbox start (child imports numpy, torch)", super().__init__)(*args, **kwargs)
+            timed("sandbox start (template ready, fork)", super().__init__)(*args, **kwargs)
 
         def exec_cells(self, cells: Sequence[str]) -> Any:
             if getattr(self, "_bench_timed", False):  # a hidden test's own cell (t.define)
@@ -470,6 +476,34 @@ def run_ours(prep: Prepared, **kw: Any) -> tuple[Measure, dict[str, Any] | None]
     return m, _our_results(prep.ours_results)
 
 
+def run_cli(prep: Prepared, work: Path, run: int, **kw: Any) -> Measure:
+    """``autograder grade`` on the one submission: the instructor's path (no worker, no pool)."""
+    out = work / f"cli-out-{run}"
+    argv = [
+        sys.executable, "-m", "autograder", "grade", "-a", ASSIGNMENT, "-o", str(out),
+        "--config", str(ROOT / "grader.yml"), str(prep.ours_submission),
+    ]  # fmt: skip
+    m = measure("ours, CLI", argv, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, **kw)
+    found = _our_results(out)
+    m.score = found["score"] if found else float("nan")
+    return m
+
+
+def run_batch(work: Path, size: int) -> list[dict[str, Any]]:
+    """``bench/batch.py``'s class of ``size`` notebooks graded with -j 1 then -j 2."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import batch  # noqa: PLC0415 - bench/batch.py
+
+    folder = work / "batch"
+    folder.mkdir()
+    batch.make_class(folder, size)
+    runs = [batch.run(folder, jobs) for jobs in (1, 2)]
+    csvs = {(folder / f"out-j{r['jobs']}" / "grades.csv").read_text() for r in runs}
+    for r in runs:
+        r["same_csv"] = len(csvs) == 1
+    return runs
+
+
 def run_phases(prep: Prepared, **kw: Any) -> tuple[Measure, dict[str, Any]]:
     argv = [sys.executable, __file__, "--phases-child", str(prep.ours_submission)]
     m = measure("ours, phases", argv, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, **kw)
@@ -491,7 +525,8 @@ def run_phases(prep: Prepared, **kw: Any) -> tuple[Measure, dict[str, Any]]:
 
 
 def idle_torch(**kw: Any) -> Measure:
-    """One Python process that only imports numpy and torch: the floor of every process."""
+    """One Python process that only imports numpy and torch: the floor (its CPU; the sleep
+    costs none and lets its memory be sampled)."""
     argv = [sys.executable, "-c", "import numpy, torch, time; time.sleep(1.0)"]
     return measure("python + numpy + torch, idle", argv, cwd=ROOT, **kw)
 
@@ -515,6 +550,63 @@ def loadavg() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
+def targets(results: dict[str, list[Measure]], idle: Measure) -> list[str]:
+    """Each path against the floor (one import of numpy and torch, same run) and otter."""
+    floor = idle.cpu_s
+    lines = [
+        "",
+        f'Targets (floor: `python -c "import numpy, torch"` = {floor:.2f} CPU s, this run):',
+        "",
+    ]
+    for key in ("ours", "ours, CLI"):
+        if not results.get(key):
+            continue
+        cpu, pss = (
+            _median(m.cpu_s for m in results[key]),
+            _median(m.peak_pss_mib for m in results[key]),
+        )
+        verdict = [
+            f"CPU {cpu / floor:.1f}× the floor (≤ {TARGET_FLOOR_RATIO:g}×: "
+            f"{'met' if cpu / floor <= TARGET_FLOOR_RATIO else 'NOT met'})",
+            f"peak PSS {pss:.0f} MiB (≤ {TARGET_PSS_MIB:.0f}: "
+            f"{'met' if pss <= TARGET_PSS_MIB else 'NOT met'})",
+        ]
+        for other, target in (
+            ("otter, demos skipped", TARGET_OTTER_SKIPPED),
+            ("otter", TARGET_OTTER_ALL),
+        ):
+            if results.get(other):
+                ratio = _median(m.cpu_s for m in results[other]) / cpu
+                verdict.append(
+                    f"{ratio:.1f}× less CPU than {other} (≥ {target:g}×: "
+                    f"{'met' if ratio >= target else 'NOT met'})"
+                )
+        lines.append(f"- {key}: " + "; ".join(verdict) + ".")
+    return lines
+
+
+def batch_lines(runs: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        "",
+        f"Batch (`bench/batch.py`'s class of {runs[0]['graded']} notebooks, this run):",
+        "",
+        "| jobs | wall s | submissions/min | peak PSS MiB | peak RSS-sum MiB | processes |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in runs:
+        lines.append(
+            f"| {r['jobs']} | {r['wall']:.1f} | {r['per_min']:.1f} | {r['pss']:.0f} | "
+            f"{r['rss']:.0f} | {r['procs']} |"
+        )
+    gain = runs[-1]["per_min"] / BATCH_BEFORE_PER_MIN
+    lines.append(
+        f"\n-j 2: {gain:.1f}× the {BATCH_BEFORE_PER_MIN} submissions/min measured before "
+        f"(≥ {TARGET_BATCH_GAIN:g}×: {'met' if gain >= TARGET_BATCH_GAIN else 'NOT met'}); "
+        f"grades.csv identical for -j 1 and -j 2: {runs[0]['same_csv']}."
+    )
+    return lines
+
+
 def report(
     results: dict[str, list[Measure]],
     phases: list[dict[str, Any]],
@@ -523,9 +615,10 @@ def report(
     idle: Measure,
     meta: dict[str, str],
 ) -> str:
-    cols = [k for k in ("ours", "otter", "otter, demos skipped") if results.get(k)]
+    cols = [k for k in ("ours", "ours, CLI", "otter", "otter, demos skipped") if results.get(k)]
     heads = {
-        "ours": "ours",
+        "ours": "ours, Gradescope path",
+        "ours, CLI": "ours, `autograder grade`",
         "otter": "otter run, all cells",
         "otter, demos skipped": "otter run, demos skipped",
     }
@@ -572,6 +665,7 @@ def report(
                 f"wall {sw / w:.1f}×, CPU {sc / c:.1f}×."
             )
 
+    lines += targets(results, idle)
     lines += [
         "",
         "Our grading, phase by phase (instrumented `grade_submission` in a child process; "
@@ -674,6 +768,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--interval", type=float, default=0.05, help="/proc sampling, seconds")
     parser.add_argument("--json", type=Path, help="also write the raw figures here")
     parser.add_argument("--keep", type=Path, help="build in this folder and keep it")
+    parser.add_argument(
+        "--batch", type=int, default=0, metavar="N", help="also time -j 1 and -j 2 on N notebooks"
+    )
     parser.add_argument("--phases-child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.phases_child:
@@ -703,11 +800,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 m, ours_json = run_ours(prep, **kw)
                 m.score = ours_json["score"] if ours_json else float("nan")
                 results["ours"].append(m)
+                cm = run_cli(prep, work, run, **kw)
+                results.setdefault("ours, CLI", []).append(cm)
                 pm, data = run_phases(prep, **kw)
                 results["ours, phases"].append(pm)
                 phases.append(data)
                 print(
-                    f"run {run + 1}: ours {m.wall_s:.1f} s wall, {m.cpu_s:.1f} s CPU",
+                    f"run {run + 1}: ours {m.wall_s:.1f} s wall, {m.cpu_s:.1f} s CPU; "
+                    f"CLI {cm.wall_s:.1f} s wall, {cm.cpu_s:.1f} s CPU",
                     file=sys.stderr,
                 )
             if run < otter_runs:
@@ -721,6 +821,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         f"run {run + 1}: {label} {om.wall_s:.1f} s wall, {om.cpu_s:.1f} s CPU",
                         file=sys.stderr,
                     )
+        batch_runs = run_batch(work, args.batch) if args.batch else []
         meta = {
             "runs": f"{args.runs} run(s) of ours, {otter_runs} of otter",
             "machine": f"{os.cpu_count()} CPUs, {platform.processor() or platform.machine()}, "
@@ -740,6 +841,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             }
             args.json.write_text(json.dumps(raw, indent=1, default=str))
         print(report(results, phases, prep, ours_json, idle, meta))
+        if batch_runs:
+            print("\n".join(batch_lines(batch_runs)))
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
