@@ -124,6 +124,24 @@ def _describe_exit(code: int | None) -> str:
     return f"exit status {code}"
 
 
+def _run_tool(argv: list[str], timeout: float, **kwargs: Any) -> None:
+    """Run a clean-up tool (no environment, no input or output); a hung one is given up on."""
+    try:
+        subprocess.run(
+            argv,
+            env={},
+            cwd="/",
+            check=False,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            **kwargs,
+        )
+    except subprocess.TimeoutExpired:
+        log.warning("sandbox clean-up: %s did not finish in %s s", argv[0], timeout)
+
+
 MAX_SLOTS = 1024
 SHARED_SCRATCH = ("/tmp", "/var/tmp", "/dev/shm", tempfile.gettempdir())
 """World-writable folders of the host that a child at ``uid`` may write (no private /tmp)."""
@@ -545,19 +563,7 @@ class Sandbox:
         if os.geteuid() != 0:
             return
         kill = shutil.which("kill") or "/bin/kill"
-        subprocess.run(
-            [kill, "-9", "-1"],
-            user=self.uid,
-            group=self.gid,
-            extra_groups=[],
-            env={},
-            cwd="/",
-            check=False,
-            timeout=30,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        _run_tool([kill, "-9", "-1"], 30, user=self.uid, group=self.gid, extra_groups=[])
 
     def _remove_uid_files(self) -> None:
         """At ``uid`` (no private /tmp): delete what the sandbox uid left in the host's shared
@@ -568,15 +574,8 @@ class Sandbox:
         folders = [f for f in dict.fromkeys(SHARED_SCRATCH) if os.path.isdir(f)]
         find = shutil.which("find") or "/usr/bin/find"
         # -P (the default): no symlink is followed; -delete removes depth first
-        subprocess.run(
-            [find, *folders, "-xdev", "-mindepth", "1", "-user", str(self.uid), "-delete"],
-            env={},
-            cwd="/",
-            check=False,
-            timeout=120,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+        _run_tool(
+            [find, *folders, "-xdev", "-mindepth", "1", "-user", str(self.uid), "-delete"], 120
         )
 
     def _kill(self) -> None:
