@@ -752,9 +752,9 @@ def _run(
         _grade_here(assignment, out, todo.popleft(), timeout, grade, hide, finish)
         bar.update()
         return
-    # Workers fork from a fresh server process that has imported the grader (torch) but run
-    # nothing: a replacement worker starts in milliseconds, and no worker is forked from this
-    # process's threads and state.
+    # Workers fork from a fresh server process that has imported the grader (not torch: a
+    # worker imports it for its references) but run nothing: a replacement worker starts in
+    # milliseconds, and no worker is forked from this process's threads and state.
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["autograder.grading"])
     log_path = str(out / LOG_NAME)
