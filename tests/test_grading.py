@@ -522,3 +522,24 @@ def test_a_library_softmax_bound_early_does_not_pass_the_basic_operations_check(
     path = hostile.write(hostile.edited(reference, append=[early]), tmp_path / ex08.notebook)
     test = checked(grade_submission(limited(ex08), path, slot=SLOT), ex08)["p3_softmax"]
     assert "✗ uses basic tensor operations" in test["output"], test["output"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="results.json's output is Markdown (output_format md) and grading._cell_report puts a "
+    "failing cell's error message in it as is: the student's text renders as images, links, "
+    "headings and raw HTML in Gradescope's view of the submission, the staff's included",
+)
+def test_a_cell_error_message_renders_as_text_in_the_markdown_summary(
+    tmp_path: Path, ex08: Assignment, reference: nbformat.NotebookNode
+) -> None:
+    mistune = pytest.importorskip("mistune")
+    payload = "![pixel](http://203.0.113.9/p.png) [see](http://203.0.113.9/) <img src=x>\n# 31"
+    raising = hostile.cell(f"raise RuntimeError({payload!r})")
+    path = hostile.write(hostile.edited(reference, append=[raising]), tmp_path / ex08.notebook)
+    results = grade_submission(limited(ex08), path, slot=SLOT)
+    assert results["output_format"] == "md"
+    assert "203.0.113.9" in results["output"]  # the message is reported...
+    rendered = mistune.html(results["output"])
+    for tag in ("<img", "<a ", "<h1"):  # ...as text: no markup of the student's
+        assert tag not in rendered, rendered
