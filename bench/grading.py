@@ -476,17 +476,29 @@ def run_ours(prep: Prepared, **kw: Any) -> tuple[Measure, dict[str, Any] | None]
     return m, _our_results(prep.ours_results)
 
 
-def run_cli(prep: Prepared, work: Path, run: int, **kw: Any) -> Measure:
+def run_cli(
+    submission: Path, work: Path, run: int, assignment: str = ASSIGNMENT, **kw: Any
+) -> Measure:
     """``autograder grade`` on the one submission: the instructor's path (no worker, no pool)."""
-    out = work / f"cli-out-{run}"
+    out = work / f"cli-out-{assignment}-{run}"
     argv = [
-        sys.executable, "-m", "autograder", "grade", "-a", ASSIGNMENT, "-o", str(out),
-        "--config", str(ROOT / "grader.yml"), str(prep.ours_submission),
+        sys.executable, "-m", "autograder", "grade", "-a", assignment, "-o", str(out),
+        "--config", str(ROOT / "grader.yml"), str(submission),
     ]  # fmt: skip
-    m = measure("ours, CLI", argv, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, **kw)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    m = measure(f"{assignment}, CLI", argv, cwd=ROOT, env=env, **kw)
     found = _our_results(out)
     m.score = found["score"] if found else float("nan")
     return m
+
+
+def run_numpy_only(assignment: str, work: Path, **kw: Any) -> Measure:
+    """The reference of a numpy-only assignment through ``autograder grade``."""
+    from autograder.build import build  # noqa: PLC0415
+    from autograder.config import find_assignment  # noqa: PLC0415
+
+    built = build(find_assignment(assignment, ROOT / "grader.yml"), out=work / assignment)
+    return run_cli(built.solution, work, 0, assignment, **kw)
 
 
 def run_batch(work: Path, size: int) -> list[dict[str, Any]]:
@@ -769,6 +781,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the raw figures here")
     parser.add_argument("--keep", type=Path, help="build in this folder and keep it")
     parser.add_argument(
+        "--numpy-only",
+        metavar="ID",
+        help="also grade the reference of this numpy-only assignment (CPU against the floor)",
+    )
+    parser.add_argument(
         "--batch", type=int, default=0, metavar="N", help="also time -j 1 and -j 2 on N notebooks"
     )
     parser.add_argument("--phases-child", type=Path, help=argparse.SUPPRESS)
@@ -800,7 +817,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 m, ours_json = run_ours(prep, **kw)
                 m.score = ours_json["score"] if ours_json else float("nan")
                 results["ours"].append(m)
-                cm = run_cli(prep, work, run, **kw)
+                cm = run_cli(prep.ours_submission, work, run, **kw)
                 results.setdefault("ours, CLI", []).append(cm)
                 pm, data = run_phases(prep, **kw)
                 results["ours, phases"].append(pm)
@@ -822,6 +839,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         file=sys.stderr,
                     )
         batch_runs = run_batch(work, args.batch) if args.batch else []
+        numpy_only = run_numpy_only(args.numpy_only, work, **kw) if args.numpy_only else None
         meta = {
             "runs": f"{args.runs} run(s) of ours, {otter_runs} of otter",
             "machine": f"{os.cpu_count()} CPUs, {platform.processor() or platform.machine()}, "
@@ -843,6 +861,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(report(results, phases, prep, ours_json, idle, meta))
         if batch_runs:
             print("\n".join(batch_lines(batch_runs)))
+        if numpy_only is not None:
+            ratio = numpy_only.cpu_s / idle.cpu_s
+            print(
+                f"\n{args.numpy_only} (numpy only) through `autograder grade`: "
+                f"{numpy_only.cpu_s:.2f} CPU s, {numpy_only.wall_s:.1f} s wall, peak PSS "
+                f"{numpy_only.peak_pss_mib:.0f} MiB, score {numpy_only.score:g}: {ratio:.2f}× "
+                f"the floor (< 1×, less than importing torch once: "
+                f"{'met' if ratio < 1 else 'NOT met'})."
+            )
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
