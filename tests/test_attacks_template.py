@@ -8,14 +8,26 @@ change to a module it shares copy-on-write with the template); the next submissi
 same slot, looks for each. Run at the machine's level and at ``uid`` (no namespaces: the
 host's /tmp, /var/tmp, /dev/shm and IPC namespace are shared), made by the harness of
 tests/test_isolation_levels.py.
+
+At ``uid`` the host's files are visible too, so a submission may also look for the others of its
+batch (the grader's command line in the host's /proc names them) while they are graded.
 """
 
 from __future__ import annotations
 
+import csv
+import shutil
+import tempfile
 import textwrap
+from pathlib import Path
 
+import nbformat
 import pytest
-from test_isolation_levels import IS_ROOT, in_level
+from submissions import hostile
+from test_isolation_levels import IS_ROOT, ROOT, in_level
+
+from autograder.build import build
+from autograder.config import Assignment
 
 pytestmark = pytest.mark.skipif(not IS_ROOT, reason="the harness needs root to make each level")
 
@@ -91,3 +103,85 @@ def test_nothing_a_submission_leaves_reaches_the_next_on_the_same_slot(level: st
     assert out["cells"] == ["ok", "ok"]
     assert out["found"] == []
     assert out["left_on_host"] == []
+
+
+BORROW = """
+    import json, os
+    found = set()  # notebooks named on a command line of the host's /proc, or in a folder named
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            args = open(f"/proc/{pid}/cmdline", "rb").read().decode(errors="replace").split("\\0")
+        except OSError:
+            continue
+        for arg in args:
+            if os.path.isdir(arg):
+                found.update(os.path.join(arg, n) for n in os.listdir(arg) if n.endswith(".ipynb"))
+            elif arg.endswith(".ipynb"):
+                found.add(arg)
+    for path in sorted(found):
+        try:
+            cells = json.load(open(path))["cells"]
+        except (OSError, ValueError):
+            continue
+        sources = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
+        if any("/proc" in s for s in sources):
+            continue  # this notebook
+        for source in sources:
+            try:
+                exec(source, globals())
+            except BaseException:
+                pass
+    """
+
+GRADE = textwrap.dedent("""
+    import json, subprocess, sys
+    run = subprocess.run([sys.executable, "-m", "autograder", "grade", *sys.argv[1:]],
+                         capture_output=True, text=True)
+    print(json.dumps({"exit": run.returncode, "stderr": run.stderr[-2000:]}))
+    """)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="at uid, the batch's submissions and OUT are hidden by namespaces only: the refusal "
+    "checks grading.secret_paths (project, hidden tests, package), not the `hide` extras that "
+    "batch.grade_batch adds, so a world-readable class folder is graded and read",
+)
+def test_at_uid_a_submission_cannot_borrow_a_classmates_notebook(ex08: Assignment) -> None:
+    """A stub with one cell that finds the batch's other notebooks and runs their code."""
+    base = Path(tempfile.mkdtemp(prefix="autograder-borrow-"))
+    try:
+        base.chmod(0o755)
+        project = base / "project"  # hardened as the uid level asks: only the public data readable
+        project.mkdir(mode=0o711)
+        shutil.copytree(ROOT / "autograder", project / "autograder")
+        shutil.copytree(ROOT / "solutions", project / "solutions")
+        shutil.copy(ROOT / "grader.yml", project / "grader.yml")
+        for path in project.rglob("*"):
+            path.chmod(path.stat().st_mode & 0o700)
+        for path in (project / "solutions", project / "solutions" / "ex08"):
+            path.chmod(0o711)
+        for path in [
+            project / "solutions" / "ex08" / "data",
+            *(project / "solutions" / "ex08" / "data").rglob("*"),
+        ]:
+            path.chmod(path.stat().st_mode | 0o055 if path.is_dir() else 0o644)
+        built = build(ex08, out=base / "built")
+        stub = nbformat.read(str(built.student / ex08.notebook), as_version=4)
+        (base / "class").mkdir(mode=0o755)  # as a class folder usually is
+        hostile.write(
+            hostile.edited(stub, append=[hostile.cell(BORROW)]), base / "class" / "a.ipynb"
+        )
+        shutil.copy(built.solution, base / "class" / "b.ipynb")
+        (base / "built").chmod(0o700)  # the reference is readable only through b.ipynb
+        out = base / "out"
+        args = ["-a", "ex08", "-o", str(out), "-j", "1", str(base / "class")]
+        run = in_level("uid", GRADE, *args, timeout=500, package=project)
+        rows = (
+            {}
+            if run["exit"]
+            else {r["submission"]: r for r in csv.DictReader((out / "grades.csv").open())}
+        )
+    finally:
+        shutil.rmtree(base)
+    assert run["exit"] == 3 or float(rows["a"]["total"]) == 0, (run, rows)
