@@ -20,6 +20,7 @@ from typing import Any
 import autograder
 from autograder.checks import CheckResult, QuestionFn, Tester, question_rng
 from autograder.config import Assignment, Question
+from autograder.results import markdown_text
 from autograder.sandbox import CellResult, IsolationRefused, Limits, Sandbox, warm_up
 from autograder.source import AuthoringError, load_module, reference_namespace
 from autograder.submission import SubmissionError, load_submission
@@ -193,9 +194,13 @@ def _grade_question(
 
 
 def _cell_report(cells: list[CellResult]) -> str:
-    problems = [f"- cell {c.index + 1}: {c.status}: {c.message}" for c in cells if c.status != "ok"]
+    problems = [
+        f"- cell {c.index + 1}: {c.status}: {markdown_text(c.message)}"
+        for c in cells
+        if c.status != "ok"
+    ]
     skipped = [
-        f"- cell {c.index + 1}: {', '.join(f'`{line}`' for line in c.skipped)}"
+        f"- cell {c.index + 1}: {', '.join(markdown_text(line) for line in c.skipped)}"
         for c in cells
         if c.skipped
     ]

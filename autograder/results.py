@@ -34,6 +34,16 @@ def html_text(text: object) -> str:
     return html.escape(plain_text(text))
 
 
+_MD_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")
+
+
+def markdown_text(text: object) -> str:
+    """``text`` as inline Markdown that renders as exactly that text: every ASCII punctuation
+    character backslash-escaped (no link, image, emphasis, code span or raw HTML can start) and
+    line breaks folded into spaces (no heading, list or block can start)."""
+    return _MD_SPECIAL.sub(r"\\\1", " ".join(plain_text(text).split()))
+
+
 def write_atomic(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` so that readers see the old file or the whole new one.
 

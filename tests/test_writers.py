@@ -21,7 +21,14 @@ from autograder.checks import CheckResult
 from autograder.config import Assignment
 from autograder.grading import QuestionResult, results_json
 from autograder.report import report_html, summarize
-from autograder.results import FORMULA_START, gradebook, write_atomic, write_json
+from autograder.results import (
+    FORMULA_START,
+    gradebook,
+    markdown_text,
+    plain_text,
+    write_atomic,
+    write_json,
+)
 from autograder.written import (
     Entry,
     MathImages,
@@ -134,3 +141,21 @@ def test_a_batch_whose_results_hold_any_text_grades_every_submission(ex08, tmp_p
         utf8(out / name)
     assert "<img src=x" not in utf8(out / "report.html")
     assert utf8(out / "batch.log").count("graded s") == 4
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=ANY_TEXT)
+def test_student_text_in_markdown_renders_as_that_text_and_nothing_else(text):
+    """What a student wrote (a cell's error message, a skipped line) goes into the Markdown
+    summary of results.json: rendered, it is one paragraph of exactly its words, no markup."""
+    import html
+
+    import mistune
+
+    rendered = mistune.html(markdown_text(text)).strip()
+    words = " ".join(plain_text(text).split())
+    if not words:
+        assert rendered == ""
+        return
+    assert rendered.startswith("<p>") and rendered.endswith("</p>"), rendered
+    assert html.unescape(rendered[3:-4]) == words
