@@ -16,7 +16,9 @@ batch (the grader's command line in the host's /proc names them) while they are 
 from __future__ import annotations
 
 import csv
+import os
 import shutil
+import signal
 import tempfile
 import textwrap
 from pathlib import Path
@@ -28,6 +30,8 @@ from test_isolation_levels import IS_ROOT, ROOT, in_level
 
 from autograder.build import build
 from autograder.config import Assignment
+from autograder.sandbox import Limits, Sandbox, SandboxError
+from autograder.sandbox.template import template
 
 pytestmark = pytest.mark.skipif(not IS_ROOT, reason="the harness needs root to make each level")
 
@@ -141,12 +145,6 @@ GRADE = textwrap.dedent("""
     """)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="at uid, the batch's submissions and OUT are hidden by namespaces only: the refusal "
-    "checks grading.secret_paths (project, hidden tests, package), not the `hide` extras that "
-    "batch.grade_batch adds, so a world-readable class folder is graded and read",
-)
 def test_at_uid_a_submission_cannot_borrow_a_classmates_notebook(ex08: Assignment) -> None:
     """A stub with one cell that finds the batch's other notebooks and runs their code."""
     base = Path(tempfile.mkdtemp(prefix="autograder-borrow-"))
@@ -185,3 +183,23 @@ def test_at_uid_a_submission_cannot_borrow_a_classmates_notebook(ex08: Assignmen
     finally:
         shutil.rmtree(base)
     assert run["exit"] == 3 or float(rows["a"]["total"]) == 0, (run, rows)
+
+
+def test_a_template_that_misses_a_reply_is_replaced_and_later_sandboxes_work() -> None:
+    """A spawn that times out (here: the template stopped) leaves its reply to come late; the
+    next request must not read it as its own (every later start and close would fail)."""
+    limits = Limits(memory_mb=1024, processes=16, cell_seconds=10, call_seconds=10, disk_mb=16)
+    with Sandbox(limits=limits, preload=(), slot=233):
+        pass  # the template is up and ready
+    stalled = template((), {})
+    os.kill(stalled.proc.pid, signal.SIGSTOP)
+    try:
+        with pytest.raises(SandboxError, match="did not answer in time"):
+            Sandbox(limits=Limits(start_seconds=1), preload=(), slot=233)
+    finally:
+        if stalled.proc.poll() is None:
+            os.kill(stalled.proc.pid, signal.SIGCONT)
+    for _ in range(2):
+        with Sandbox(limits=limits, preload=(), slot=233) as sb:
+            assert [c.status for c in sb.exec_cells(["x = 1"])] == ["ok"]
+            assert sb.request({"op": "get", "name": "x"}) == 1

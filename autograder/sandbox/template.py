@@ -71,6 +71,10 @@ class Template:
         ready, _, _ = select.select([self.sock], [], [], max(0.0, left))
         data = self.sock.recv(MESSAGE_BYTES) if ready else None
         if data is None:
+            if self.ready and self.owner == os.getpid():
+                # its late reply would answer the next request: replaced at the next start
+                self.proc.kill()
+                self.proc.wait()
             raise SandboxError("the sandbox template did not answer in time")
         if not data:
             raise SandboxError(f"the sandbox template died: {self._log_text()}")
