@@ -132,7 +132,7 @@ def grade(
     if unsafe:
         a = replace(a, min_isolation="none")
     elif not (cluster["scheduler"] or cluster["cluster"]) and (  # workers check their own
-        refusal := isolation_refusal(a, hide=[out])
+        refusal := isolation_refusal(a, hide=[out, *submissions])
     ):
         click.echo(f"error: refusing to grade: {refusal} (--unsafe grades anyway)", err=True)
         sys.exit(3)

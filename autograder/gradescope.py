@@ -430,11 +430,16 @@ def _chmod_tree(path: Path, *, public: bool) -> None:
 
 def harden(root: Path, assignment: Assignment) -> None:
     """As root, set the file modes the ``uid`` isolation level relies on (namespaces also hide
-    these paths): the grader's files root-only, the public data readable, results/ writable by
-    root only, the submission metadata (names, e-mails) private. A no-op when not root."""
+    these paths): everything under ``root`` root-only (the grader's files, the submission, its
+    metadata with names and e-mails, results/) but the public data, which is readable. A no-op
+    when not root."""
     if os.geteuid() != 0:
         return
     source = assignment.root
+    (root / "results").mkdir(exist_ok=True)
+    for child in root.iterdir():
+        if child.resolve() != source.resolve():
+            _chmod_tree(child, public=False)
     os.chmod(root, 0o711)
     os.chmod(source, 0o711)
     for child in source.iterdir():
@@ -443,13 +448,7 @@ def harden(root: Path, assignment: Assignment) -> None:
         for folder in folders:  # traversable, not listable
             os.chmod(source / folder, stat.S_IMODE((source / folder).lstat().st_mode) | 0o011)
         _chmod_tree(source / rel, public=True)
-    results = root / "results"
-    results.mkdir(exist_ok=True)
-    os.chown(results, 0, 0)
-    os.chmod(results, 0o755)
-    metadata = root / "submission_metadata.json"
-    if metadata.is_file() and not metadata.is_symlink():
-        os.chmod(metadata, 0o600)
+    os.chown(root / "results", 0, 0)
 
 
 class Interrupted(BaseException):

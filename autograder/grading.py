@@ -80,9 +80,10 @@ def trusted_paths(assignment: Assignment, extra: Iterable[Path] = ()) -> list[Pa
     return [*inside, package, *(Path(p).resolve() for p in extra)]
 
 
-def secret_paths(assignment: Assignment) -> list[Path]:
+def secret_paths(assignment: Assignment, extra: Iterable[Path] = ()) -> list[Path]:
     """What the sandbox user must not be able to read at the ``uid`` level (no namespaces hide
-    anything there): the trusted paths but the public ones. A folder holding a public path
+    anything there): the trusted paths (``extra`` included: the class's submissions and OUT in a
+    batch, ``/autograder`` on Gradescope) but the public ones. A folder holding a public path
     (``solutions/<id>/`` above its ``data/``) is replaced by its other entries, since the check
     reads everything under a path it is given."""
     public = [p.resolve() for p in assignment.public]
@@ -95,7 +96,7 @@ def secret_paths(assignment: Assignment) -> list[Path]:
             return [path]
         return [q for child in sorted(path.iterdir()) for q in without_public(child)]
 
-    return [q for p in trusted_paths(assignment) for q in without_public(p)]
+    return [q for p in trusted_paths(assignment, extra) for q in without_public(p)]
 
 
 def _sandbox(assignment: Assignment, hide: Iterable[Path], **kwargs: Any) -> Sandbox:
@@ -103,7 +104,7 @@ def _sandbox(assignment: Assignment, hide: Iterable[Path], **kwargs: Any) -> San
     return Sandbox(
         hide=trusted_paths(assignment, hide),
         minimum=assignment.min_isolation,
-        secrets=secret_paths(assignment),
+        secrets=secret_paths(assignment, hide),
         **kwargs,
     )
 
