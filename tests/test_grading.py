@@ -506,21 +506,28 @@ def test_a_detached_process_cannot_rewrite_results_after_the_cli_returns(
     assert results["score"] == sum(q.points for q in ex08.graded)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the hidden tests' WITHOUT harness (solutions/ex08/hidden_tests.py) switches off "
-    "torch's softmax by replacing module attributes in the child, so a name bound before the call "
-    "(`from torch import softmax`) or torch._C._VariableFunctions.softmax still reaches it",
-)
-def test_a_library_softmax_bound_early_does_not_pass_the_basic_operations_check(
-    tmp_path: Path, ex08: Assignment, reference: nbformat.NotebookNode
-) -> None:
-    early = hostile.cell("""
+@pytest.mark.parametrize(
+    "binding",
+    [
+        """
         from torch import softmax as _library_softmax
 
         def stable_softmax(x, dim=-1):
             return _library_softmax(x, dim=dim)
-        """)
+        """,
+        """
+        import torch.nn.functional as _F
+
+        def stable_softmax(x, dim=-1, _s=_F.softmax):
+            return _s(x, dim=dim)
+        """,
+    ],
+    ids=["global-name", "default-argument"],
+)
+def test_a_library_softmax_bound_early_does_not_pass_the_basic_operations_check(
+    tmp_path: Path, ex08: Assignment, reference: nbformat.NotebookNode, binding: str
+) -> None:
+    early = hostile.cell(binding)
     path = hostile.write(hostile.edited(reference, append=[early]), tmp_path / ex08.notebook)
     test = checked(grade_submission(limited(ex08), path, slot=SLOT), ex08)["p3_softmax"]
     assert "✗ uses basic tensor operations" in test["output"], test["output"]

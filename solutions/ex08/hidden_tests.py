@@ -683,13 +683,36 @@ def __ag_without(banned, name, *args, **kwargs):
         names += [(owner, n) for n in dir(owner) if not n.startswith("_")
                   and callable(getattr(owner, n)) and not isinstance(getattr(owner, n), type)]
     saved = [(owner, n, getattr(owner, n)) for owner, n in names]
+    originals = {id(value) for _, _, value in saved}
+    # the same functions bound to a name of the notebook before the call (``from torch import
+    # softmax``) or to a parameter's default value are switched off too
+    aliases = {k: v for k, v in globals().items() if id(v) in originals}
+    target = globals()[name]
+    defaults = getattr(target, "__defaults__", None)
+    kwdefaults = getattr(target, "__kwdefaults__", None)
     try:
         for owner, n, _ in saved:
             setattr(owner, n, refuse(f"{getattr(owner, '__name__', owner)}.{n}"))
-        return globals()[name](*args, **kwargs)
+        for k in aliases:
+            globals()[k] = refuse(k)
+        if defaults:
+            target.__defaults__ = tuple(
+                refuse("a default argument") if id(d) in originals else d for d in defaults
+            )
+        if kwdefaults:
+            target.__kwdefaults__ = {
+                k: refuse("a default argument") if id(d) in originals else d
+                for k, d in kwdefaults.items()
+            }
+        return target(*args, **kwargs)
     finally:
         for owner, n, value in saved:
             setattr(owner, n, value)
+        globals().update(aliases)
+        if defaults:
+            target.__defaults__ = defaults
+        if kwdefaults:
+            target.__kwdefaults__ = kwdefaults
 """
 SOFTMAX_FAMILY = [
     f"{owner}.{fn}"
