@@ -17,6 +17,13 @@ import nbformat
 from autograder.source import is_ignored
 
 MAX_NOTEBOOK_BYTES = 64 * 2**20
+# Bounds on what the trusted side parses, far above any real export (a notebook of a few hundred
+# cells; otter's zip holds a handful of files): 700k one-line cells in 64 MiB cost 1.2 GB of
+# parsing, a zip of 600k entries 377 MB for its directory alone.
+MAX_CELLS = 10_000
+MAX_ZIP_ENTRIES = 10_000
+MAX_ZIP_BYTES = 2 * MAX_NOTEBOOK_BYTES
+_END_OF_DIRECTORY = b"PK\x05\x06"
 
 
 class SubmissionError(ValueError):
@@ -53,7 +60,25 @@ def notebook_bytes(path: Path, notebook_name: str) -> bytes:
     return path.read_bytes()
 
 
+def _zip_entries(path: Path) -> int | None:
+    """The entry count a zip's end-of-central-directory record declares, read before
+    ``zipfile`` loads the whole directory (None if the record is not found)."""
+    with path.open("rb") as f:
+        f.seek(0, 2)
+        f.seek(max(0, f.tell() - (22 + 0xFFFF)))
+        tail = f.read()
+    at = tail.rfind(_END_OF_DIRECTORY)
+    if at < 0 or len(tail) < at + 12:
+        return None
+    return int.from_bytes(tail[at + 10 : at + 12], "little")
+
+
 def _from_zip(path: Path, notebook_name: str) -> bytes:
+    if path.stat().st_size > MAX_ZIP_BYTES:
+        raise SubmissionError(f"{path.name}: larger than {MAX_ZIP_BYTES >> 20} MiB")
+    entries = _zip_entries(path)
+    if entries is not None and entries > MAX_ZIP_ENTRIES:
+        raise SubmissionError(f"{path.name}: {entries} files in the zip, more than an export has")
     try:
         with zipfile.ZipFile(path) as zf:
             names = [i for i in zf.infolist() if i.filename.endswith(".ipynb") and not i.is_dir()]
@@ -78,6 +103,8 @@ def load_submission(path: Path, *, notebook_name: str, assignment_id: str) -> Su
     Cells tagged ``otter_ignore`` (demos: training runs, plots) are skipped, as in the release.
     """
     raw = notebook_bytes(path, notebook_name)
+    if raw.count(b'"cell_type"') > MAX_CELLS:
+        raise SubmissionError(f"{path.name}: more than {MAX_CELLS} cells, more than a notebook has")
     try:
         nb = nbformat.reads(raw.decode("utf-8"), as_version=4)
     except (UnicodeDecodeError, json.JSONDecodeError, nbformat.reader.NotJSONError) as exc:

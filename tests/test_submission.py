@@ -92,3 +92,44 @@ def test_a_notebook_nested_too_deeply_is_not_a_notebook_whatever_its_depth(
     path.write_text(document.replace("%s", deep))
     with pytest.raises(SubmissionError, match="not a Jupyter notebook"):
         load(path)
+
+
+def peak_rss_mib_of(script: str) -> float:
+    """Run ``script`` in a fresh interpreter; its peak RSS in MiB (the parse must stay small)."""
+    import subprocess
+    import sys
+
+    code = script + "\nimport resource; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return int(run.stdout.split()[-1]) / 1024
+
+
+def test_a_notebook_of_too_many_cells_is_refused_before_it_is_parsed(tmp_path):
+    cell = '{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": null, '
+    cell += '"source": "x=1"}'
+    body = ", ".join([cell] * 200_000)
+    path = tmp_path / "ex08.ipynb"
+    path.write_text(f'{{"nbformat": 4, "nbformat_minor": 5, "metadata": {{}}, "cells": [{body}]}}')
+    with pytest.raises(SubmissionError, match="more than 10000 cells"):
+        load(path)
+    script = f"""
+from pathlib import Path
+from autograder.submission import SubmissionError, load_submission
+try:
+    load_submission(Path({str(path)!r}), notebook_name="ex08.ipynb", assignment_id="ex08")
+except SubmissionError:
+    pass
+"""
+    baseline = peak_rss_mib_of("import autograder.submission")
+    # 18 MiB of cells: parsing them would take 300 MiB more
+    assert peak_rss_mib_of(script) < baseline + 100
+
+
+def test_a_zip_of_too_many_entries_is_refused_before_its_directory_is_read(tmp_path):
+    zip_path = tmp_path / "export.zip"
+    with zipfile.ZipFile(zip_path, "w") as zf:
+        for i in range(10_001):
+            zf.writestr(f"f{i}", b"")
+        zf.writestr("ex08.ipynb", nbformat.writes(new_notebook()))
+    with pytest.raises(SubmissionError, match="10002 files in the zip"):
+        load(zip_path)
