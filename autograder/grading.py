@@ -99,7 +99,10 @@ def secret_paths(assignment: Assignment, extra: Iterable[Path] = ()) -> list[Pat
     return [q for p in trusted_paths(assignment, extra) for q in without_public(p)]
 
 
-def _sandbox(assignment: Assignment, hide: Iterable[Path], **kwargs: Any) -> Sandbox:
+def sandbox_for(assignment: Assignment, hide: Iterable[Path], **kwargs: Any) -> Sandbox:
+    """A sandbox for grading ``assignment``: its trusted paths (and ``hide``) hidden, its isolation
+    minimum enforced, its secrets checked at ``uid``, its modules preloaded (``kwargs`` go to
+    :class:`Sandbox`). Every grading path (one submission, verify's variants) starts one here."""
     kwargs.setdefault("preload", assignment.preload)  # torch only for an assignment needing it
     return Sandbox(
         hide=trusted_paths(assignment, hide),
@@ -113,7 +116,7 @@ def isolation_refusal(assignment: Assignment, *, hide: Iterable[Path] = ()) -> s
     """Why this machine cannot grade ``assignment`` safely (None if it can): a bare sandbox is
     started as grading would start one and checked against ``isolation.minimum``."""
     try:
-        with _sandbox(assignment, hide, limits=Limits(start_seconds=30), preload=()):
+        with sandbox_for(assignment, hide, limits=Limits(start_seconds=30), preload=()):
             return None
     except IsolationRefused as exc:
         return str(exc)
@@ -145,7 +148,7 @@ def grade_submission(
     reference = reference_namespace(assignment.source)
     tests = hidden_tests(assignment)
     try:
-        sandbox = _sandbox(
+        sandbox = sandbox_for(
             assignment,
             hide,
             public=assignment.public_files(),
@@ -162,7 +165,7 @@ def grade_submission(
     with sandbox:
         cells = sandbox.exec_cells(submission.cells)
         results = [
-            _grade_question(sandbox, q, tests[q.id], reference, assignment.seed)
+            grade_question(sandbox, q, tests[q.id], reference, assignment.seed)
             for q in assignment.graded
         ]
         output, isolation = sandbox.output(), sandbox.isolation
@@ -177,7 +180,7 @@ def grade_submission(
     )
 
 
-def _grade_question(
+def grade_question(
     sandbox: Sandbox, question: Question, test: QuestionFn, reference: Mapping[str, Any], seed: int
 ) -> QuestionResult:
     if not sandbox.alive:  # the child died after the previous question's last request

@@ -39,13 +39,12 @@ from autograder.build import Build, build
 from autograder.config import Assignment
 from autograder.grading import (
     QuestionResult,
-    _grade_question,
+    grade_question,
     grade_submission,
     hidden_tests,
-    trusted_paths,
+    sandbox_for,
 )
 from autograder.markers import ANY_MARKER, validate
-from autograder.sandbox import Sandbox
 from autograder.source import is_ignored, load_module, read_source, reference_namespace
 from autograder.submission import load_submission
 
@@ -268,19 +267,19 @@ def grade_variants(
     reference = reference_namespace(assignment.source)
     tests = hidden_tests(assignment)
     results = []
-    with Sandbox(
+    with sandbox_for(
+        assignment,
+        (),
         public=assignment.public_files(),
         files={assignment.notebook: submission.notebook},
-        hide=trusted_paths(assignment),
         limits=assignment.limits,
-        preload=assignment.preload,
     ) as sandbox:
         sandbox.exec_cells(submission.cells)
         for qid, cell in variants:
             sandbox.exec_cells([cell])
             question = assignment.question(qid)
             results.append(
-                _grade_question(sandbox, question, tests[qid], reference, assignment.seed)
+                grade_question(sandbox, question, tests[qid], reference, assignment.seed)
             )
             names = _defined_names(cell)
             sandbox.exec_cells([c for c in submission.cells if _defined_names(c) & names])

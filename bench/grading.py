@@ -291,13 +291,13 @@ def _phases_child(config: Path, submission: Path) -> None:
             setattr(grading, attr, timed(label, getattr(grading, attr)))
         else:
             missing.append(attr)
-    if hasattr(grading, "_grade_question"):
-        grading._grade_question = timed(
+    if hasattr(grading, "grade_question"):
+        grading.grade_question = timed(
             lambda sandbox, question, *a, **k: f"hidden test {question.id}",
-            grading._grade_question,
+            grading.grade_question,
         )
     else:
-        missing.append("_grade_question")
+        missing.append("grade_question")
 
     base = grading.Sandbox
 

@@ -13,7 +13,7 @@ import pytest
 
 from autograder.config import TORCH_CPU_INDEX
 from autograder.gradescope import otter_files, requirements, setup_script
-from autograder.grading import _sandbox
+from autograder.grading import sandbox_for
 from autograder.sandbox import Limits
 from tests.conftest import ROOT
 
@@ -53,7 +53,7 @@ def test_the_trusted_side_imports_no_torch_to_load_grade_or_verify():
 @pytest.mark.parametrize(("torch", "loaded"), [(False, ["numpy"]), (True, ["numpy", "torch"])])
 def test_the_child_preloads_torch_only_for_a_torch_assignment(ex08, torch, loaded):
     assignment = ex08 if torch else dataclasses.replace(ex08, requirements=("numpy>=2,<3",))
-    with _sandbox(assignment, [], limits=Limits(start_seconds=60)) as sandbox:
+    with sandbox_for(assignment, [], limits=Limits(start_seconds=60)) as sandbox:
         (cell,) = sandbox.exec_cells(
             ["import sys\nloaded = [m for m in ('numpy', 'torch') if m in sys.modules]"]
         )

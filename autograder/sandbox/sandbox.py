@@ -212,7 +212,6 @@ class Sandbox:
         self._lease, lease_slot = _lease_slot(slot)
         self.uid = self.gid = BASE_UID + lease_slot
         self.isolation = "not started"
-        self.workdir = ""
         self.start_seconds = math.nan
         self.hello: dict[str, Any] = {}
         self._good: list[tuple[int, str]] = []
@@ -325,9 +324,6 @@ class Sandbox:
         self.start_seconds = time.monotonic() - began
         self.hello = hello
         self.isolation = hello["isolation"]
-        self.workdir = (
-            VIEW_WORKDIR if self.isolation in ("root+namespaces", "userns") else self._host_workdir
-        )
         refusal = self._refusal()
         if refusal:
             self._kill()
