@@ -14,7 +14,6 @@ import io
 import json
 import math
 import os
-import re
 import select
 import struct
 import time
@@ -23,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from autograder.results import valid_text
+
 from .errors import ProtocolError, Timeout
 from .values import ModuleValue, OpaqueValue, Spec, TensorValue
 
@@ -30,7 +31,6 @@ MAGIC = b"AGS1"
 MAX_PARTS = 1_000_000
 MAX_DEPTH = 200
 _CHUNK = 1 << 20
-_SURROGATE = re.compile("[\ud800-\udfff]")
 NUMERIC_KINDS = "biufc"
 """dtype kinds accepted in an array attachment: bool, int, uint, float, complex."""
 MAX_HEADER = 4096
@@ -193,11 +193,6 @@ def _parse_header(text: str) -> tuple[tuple[int, ...], bool, np.dtype]:
     return shape, fortran, np.dtype(d["descr"])
 
 
-def clean_text(text: str) -> str:
-    """``text`` with every lone surrogate (not encodable in UTF-8) replaced by U+FFFD."""
-    return _SURROGATE.sub("\ufffd", text)
-
-
 def decode(parts: list[bytes] | list[bytearray]) -> Any:
     """The value in a reply's parts, strictly validated: plain data and our value classes only.
 
@@ -206,7 +201,7 @@ def decode(parts: list[bytes] | list[bytearray]) -> Any:
     try:
         tree = json.loads(
             bytes(parts[0]).decode("utf-8", "replace"),
-            object_pairs_hook=lambda pairs: {clean_text(k): v for k, v in pairs},
+            object_pairs_hook=lambda pairs: {valid_text(k): v for k, v in pairs},
         )
     except (ValueError, RecursionError) as exc:
         raise ProtocolError(f"bad JSON in reply: {str(exc)[:200]}") from None
@@ -225,7 +220,7 @@ def decode(parts: list[bytes] | list[bytearray]) -> Any:
     def typed(obj: dict, key: str, kind: type) -> Any:
         if key not in obj or type(obj[key]) is not kind:
             raise ProtocolError(f"field {key!r} missing or not {kind.__name__}")
-        return clean_text(obj[key]) if kind is str else obj[key]
+        return valid_text(obj[key]) if kind is str else obj[key]
 
     def tensor(obj: Any) -> TensorValue:
         if type(obj) is not dict or "$tensor" not in obj:
@@ -262,7 +257,7 @@ def decode(parts: list[bytes] | list[bytearray]) -> Any:
         if depth > MAX_DEPTH:
             raise ProtocolError("reply nested too deeply")
         if type(obj) is str:
-            return clean_text(obj)
+            return valid_text(obj)
         if obj is None or type(obj) in (bool, int, float):
             return obj
         if type(obj) is list:
