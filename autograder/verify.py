@@ -36,6 +36,7 @@ from typing import Any
 import nbformat
 
 from autograder.build import Build, build
+from autograder.checks import Contract
 from autograder.config import Assignment
 from autograder.grading import (
     QuestionResult,
@@ -85,11 +86,12 @@ def verify(assignment: Assignment, *, kernel: bool = True) -> Verdict:
     """Build the assignment, grade the solved and the stub notebook and the declared variants,
     compare, run the public tests and (with ``kernel``) the solved notebook, and look for
     solution lines, markers and answer strings in everything a student can see."""
-    answers: Mapping[str, Sequence[str]] = getattr(
-        load_module(assignment.hidden_tests), "ANSWERS", {}
-    )
+    module = load_module(assignment.hidden_tests)
+    answers: Mapping[str, Sequence[str]] = getattr(module, "ANSWERS", {})
+    contracts: Mapping[str, Contract] = getattr(module, "CONTRACTS", {})
     declared = load_module(assignment.variants) if assignment.variants else None
-    variants = [
+    variants = [("REFERENCE", q.id, "pass") for q in assignment.graded]  # each check's weight
+    variants += [
         (kind, qid, cell)
         for kind in ("MISTAKES", "REWRITES")
         for qid, cells in getattr(declared, kind, {}).items()
@@ -118,6 +120,10 @@ def verify(assignment: Assignment, *, kernel: bool = True) -> Verdict:
     outcomes = tuple(
         (kind, cell, result) for (kind, _, cell), result in zip(variants, graded, strict=True)
     )
+    problems += contract_problems(
+        assignment, contracts, [r for kind, _, r in outcomes if kind == "REFERENCE"]
+    )
+    outcomes = tuple(o for o in outcomes if o[0] != "REFERENCE")
     for kind, cell, result in outcomes:
         full = result.score == result.question.points
         if full == (kind == "MISTAKES"):
@@ -127,6 +133,35 @@ def verify(assignment: Assignment, *, kernel: bool = True) -> Verdict:
     seen += [reference["output"], stub["output"]] + [r.report() for _, _, r in outcomes]
     problems += leaks({"a check name or message": "\n".join(seen)}, answers)
     return Verdict(reference, stub, tuple(problems), outcomes)
+
+
+def contract_problems(
+    assignment: Assignment, contracts: Mapping[str, Contract], references: Sequence[QuestionResult]
+) -> list[str]:
+    """The partial-credit policy (docs/authoring.md): every auto-graded question has a contract
+    whose core and promises name exactly its checks, and its core check carries at least half of the
+    question's weight (``references``: each question graded on the reference, in order)."""
+    problems = []
+    for question, result in zip(assignment.graded, references, strict=True):
+        contract = contracts.get(question.id)
+        if contract is None:
+            problems.append(f"{question.id}: no CONTRACTS entry in the hidden tests")
+            continue
+        names = {c.name for c in result.checks}
+        named = {contract.core, *contract.promises.values()}
+        if named != names:
+            problems.append(
+                f"{question.id}: the contract names the checks {sorted(named)} but the hidden "
+                f"test runs {sorted(names)}"
+            )
+        total = sum(c.weight for c in result.checks)
+        core = sum(c.weight for c in result.checks if c.name == contract.core)
+        if core < total / 2:
+            problems.append(
+                f"{question.id}: the core check {contract.core!r} carries {core:g} of {total:g}, "
+                "less than half"
+            )
+    return problems
 
 
 # --- the release: solution lines, markers, stubs, public tests, the solved notebook ---------------

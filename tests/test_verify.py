@@ -70,3 +70,27 @@ def test_answers_are_found_in_any_spelling():
         assert leaks({"a message": text}, {"p2_var_y": ["dσ²/2"]}), text
     assert normalise(r"\sqrt{2/d}") == normalise("√(2/d)") == "sqrt(2/d)"
     assert leaks({"a message": "var_y on random (d, σ)"}, hidden.ANSWERS) == []
+
+
+def test_the_partial_credit_policy_is_enforced_for_any_assignment(ex08):
+    """A contract whose core carries half passes; a missing contract, a contract naming other
+    checks than the test runs, and a core check below half of the weight are each a problem."""
+    from autograder.checks import CheckResult, Contract
+    from autograder.grading import QuestionResult
+    from autograder.verify import contract_problems
+
+    questions = ex08.graded[:4]
+    assignment = dataclasses.replace(ex08, questions=questions)
+    checks = (CheckResult("idea", True, weight=3), CheckResult("dtype", True))
+    results = [QuestionResult(q, checks) for q in questions]
+    both = {"computes": "idea", "keeps dtype": "dtype"}
+    contracts = {
+        questions[0].id: Contract(core="idea", promises=both),
+        questions[1].id: Contract(core="dtype", promises=both),
+        questions[2].id: Contract(core="idea", promises={"computes": "everything"}),
+    }
+    problems = contract_problems(assignment, contracts, results)
+    assert [p.split(":")[0] for p in problems] == [q.id for q in questions[1:]], problems
+    assert "carries 1 of 4, less than half" in problems[0]
+    assert "the contract names the checks ['everything', 'idea']" in problems[1]
+    assert "no CONTRACTS entry" in problems[2]
