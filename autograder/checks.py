@@ -149,7 +149,12 @@ class Tester:
         timeout: float | None = None,
         **kwargs: Any,
     ) -> Any:
-        """Call the student's ``name(*args, **kwargs)`` in the sandbox; plain data comes back."""
+        """Call the student's ``name(*args, **kwargs)`` in the sandbox; plain data comes back.
+
+        ``seed`` seeds the child's global generators (random, numpy, torch) just before the call;
+        ``return_args`` returns ``{"value": result, "args": [the arguments after the call]}``, to
+        see whether the function changed its inputs in place; ``timeout`` overrides the call's
+        time limit. A student parameter with one of these names must be passed positionally."""
         if self._abandoned:
             raise _Abandoned
         op = {

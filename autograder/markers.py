@@ -65,10 +65,12 @@ def validate(nb: nbformat.NotebookNode, questions: Iterable[str]) -> list[str]:
         raise MarkerError(f"questions defined twice: {', '.join(duplicated)}")
     missing, unknown = set(wanted) - set(seen), set(seen) - set(wanted)
     if missing or unknown:
-        raise MarkerError(
-            f"source and config disagree: missing {sorted(missing)}, "
-            f"not in config {sorted(unknown)}"
-        )
+        parts = []
+        if missing:
+            parts.append(f"grader.yml's questions {sorted(missing)} have no BEGIN QUESTION block")
+        if unknown:
+            parts.append(f"the source's questions {sorted(unknown)} are not in grader.yml")
+        raise MarkerError("source and grader.yml disagree: " + "; ".join(parts))
     return solution_lines
 
 

@@ -78,7 +78,8 @@ def test_new_refuses_a_taken_or_bad_id_without_writing(tmp_path):
     [
         (  # the source names a question grader.yml does not have
             ("a1.py", "name: p1_columns", "name: p1_cols"),
-            r"source and config disagree: missing \['p1_columns'\], not in config \['p1_cols'\]",
+            r"source and grader.yml disagree: grader.yml's questions \['p1_columns'\] have no "
+            r"BEGIN QUESTION block; the source's questions \['p1_cols'\] are not in grader.yml",
         ),
         (  # the hidden tests register another id than grader.yml's
             ("hidden_tests.py", '(QUESTIONS, "p1_columns")', '(QUESTIONS, "p1_cols")'),
