@@ -1,12 +1,14 @@
 """Grading a whole class: many submissions, graded in parallel, resumable and loss-free.
 
-Each submission is graded exactly as a single one (``grade_submission``: one sandboxed child per
-submission) but inside a worker process of our own, one per parallel slot, so that a grading that
-crashes, hangs or exhausts memory costs only its own row: a worker that dies or overruns
-``timeout`` is replaced and its submission gets a results.json with status ``error`` and the
-reason. A batch with a single submission to grade is graded in the calling process (no worker:
-a worker would import torch a second time); the timeout and a failure of the grader still cost
-only its row, but a crash of the process (out of memory) ends the run.
+Each submission is graded by ``grade_submission`` (one sandboxed child per submission) inside a
+worker process, one per parallel slot (a single submission has one worker, no pool), so that a
+grading that crashes, hangs or exhausts memory costs only its own row: a worker that dies or
+overruns ``timeout`` is replaced and its submission gets a results.json with status ``error`` and
+the reason. Workers are forked from the sandbox template (``autograder.sandbox.template``), which
+imported numpy and torch once for the whole run: a worker starts in milliseconds and shares those
+pages with the other workers and every sandboxed child; this process imports neither. A worker
+checks the assignment's authoring (``check_authoring``: its reference and hidden tests load)
+before its first submission, and keeps them for the next ones.
 
 Results are written atomically as each submission finishes (``OUT/<name>/results.json``, then
 ``OUT/grades.csv`` again), so an interrupted run loses at most the submissions in flight. A
@@ -23,12 +25,10 @@ inside a student's upload (a student's zip could hold a crafted metadata file).
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import fcntl
 import hashlib
 import json
 import logging
-import multiprocessing
 import multiprocessing.connection
 import os
 import re
@@ -47,7 +47,7 @@ import yaml
 from tqdm import tqdm
 
 import autograder
-from autograder.config import Assignment
+from autograder.config import Assignment, AuthoringError, ConfigError
 from autograder.results import (
     gradebook,
     gradebook_row,
@@ -78,7 +78,8 @@ RESERVED = {"grades.csv", "report.html", LOG_NAME, STAGING, LOCK}
 MAX_MEMBER_BYTES = 256 * 2**20
 """Largest file taken out of a Gradescope export zip (an otter export zip can hold data)."""
 START_SECONDS = 300.0
-"""Longest a worker may take to start (import the grader: torch) before the batch gives up."""
+"""Longest a worker may take to start (the template imports torch, the worker loads the
+reference) before the batch gives up."""
 DEFAULT_TIMEOUT = 2400.0
 """Wall-clock limit of one submission's grading, seconds (Gradescope's own maximum, 40 min)."""
 
@@ -317,9 +318,7 @@ def discover(
     items: list[Item] = []
     for path in map(Path, paths):
         prefix = _zip_export_prefix(path) if path.is_file() and path.suffix == ".zip" else None
-        if gradescope_export and not (
-            prefix is not None or (path / METADATA_NAME).is_file()
-        ):
+        if gradescope_export and not (prefix is not None or (path / METADATA_NAME).is_file()):
             raise BatchError(
                 f"{path}: not a Gradescope export (no {METADATA_NAME} at its top, beside the "
                 "submissions' folders)"
@@ -332,7 +331,9 @@ def discover(
             if (path / METADATA_NAME).exists():
                 log.warning(
                     "%s holds %s beside other files: graded as a folder of submissions, not as a "
-                    "Gradescope export (--gradescope-export says it is one)", path, METADATA_NAME
+                    "Gradescope export (--gradescope-export says it is one)",
+                    path,
+                    METADATA_NAME,
                 )
             for child in sorted(path.iterdir()):
                 if child.name.startswith("."):
@@ -445,14 +446,6 @@ def row_of(results: Mapping[str, Any]) -> dict[str, Any]:
 # -- workers --------------------------------------------------------------------------------
 
 
-def _die_with_parent() -> None:
-    """Ask the kernel for SIGTERM when our parent dies: the fork server, which exits when the
-    batch process dies (then the worker cleans its sandbox up and exits)."""
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
-
-
 def _serve(
     conn: multiprocessing.connection.Connection,
     slot: int,
@@ -461,20 +454,29 @@ def _serve(
     hide: list[Path],
     log_path: str,
 ) -> None:
-    """Worker loop: grade the paths sent on ``conn`` one by one, answer with their results.
+    """Worker loop: check the assignment's authoring, then grade the paths sent on ``conn`` one
+    by one and answer with their results.
 
     SIGINT is ignored (the batch process decides what an interrupt means); SIGTERM raises
     SystemExit so that the sandbox of the submission in flight is cleaned up on the way out.
     """
+    from autograder.verify import check_authoring
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    _die_with_parent()
     fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     os.dup2(fd, 1)
     os.dup2(fd, 2)
     os.close(fd)
-    logging.basicConfig(level=logging.WARNING, format=f"[worker {slot}] %(name)s: %(message)s")
-    conn.send(("ready", None, None))  # imports done: the parent's clock may start
+    logging.basicConfig(
+        level=logging.WARNING, format=f"[worker {slot}] %(name)s: %(message)s", force=True
+    )
+    try:
+        check_authoring(assignment)  # loads (and keeps) the reference and the hidden tests
+    except ConfigError as exc:
+        conn.send(("authoring", None, str(exc)))
+        return
+    conn.send(("ready", None, None))  # loaded: the parent's clock may start
     while True:
         try:
             job = conn.recv()
@@ -502,14 +504,6 @@ class _Worker:
     staged: Path | None = None
     ready: bool = False
     born: float = field(default_factory=time.monotonic)
-
-
-def _exit_reason(code: int | None) -> str:
-    if code is not None and code < 0:
-        name = signal.Signals(-code).name
-        hint = " (out of memory?)" if -code == signal.SIGKILL else ""
-        return f"the grading process was killed by {name}{hint}"
-    return f"the grading process died (exit status {code})"
 
 
 # -- the batch ------------------------------------------------------------------------------
@@ -614,9 +608,7 @@ def grade_batch(
     began = time.monotonic()
     out = Path(out)
     jobs = jobs or len(os.sched_getaffinity(0))
-    items = discover(
-        paths, notebook_name=assignment.notebook, gradescope_export=gradescope_export
-    )
+    items = discover(paths, notebook_name=assignment.notebook, gradescope_export=gradescope_export)
     questions = [q.id for q in assignment.graded]
     manual = {q.id: q.points for q in assignment.questions if q.manual and written is not None}
     with _locked(out):
@@ -695,45 +687,6 @@ def grade_batch(
         return batch
 
 
-class _Overrun(Exception):
-    """The grading in this process ran past the batch's timeout."""
-
-
-def _grade_here(
-    assignment: Assignment,
-    out: Path,
-    item: Item,
-    timeout: float,
-    grade: GradeFn,
-    hide: list[Path],
-    finish: Callable[[Item, dict[str, Any], float], None],
-) -> None:
-    """Grade one submission in this process: a failure of the grader or a run past ``timeout``
-    (SIGALRM; the sandbox in flight is closed on the way out) still gives its results.json."""
-
-    def overrun(*_: object) -> None:
-        raise _Overrun
-
-    began = time.monotonic()
-    previous = signal.signal(signal.SIGALRM, overrun)
-    signal.setitimer(signal.ITIMER_REAL, timeout)
-    try:
-        results = grade(assignment, stage(out, item), slot=0, hide=hide)
-    except _Overrun:
-        reason = f"grading took longer than {timeout:g} s and was stopped"
-        results = failed_results(assignment, item, reason, status="error")
-    except Exception as exc:  # noqa: BLE001 - any failure of the grader costs this row only
-        log.exception("grading %s failed", item.name)
-        reason = f"the grader failed: {type(exc).__name__}: {exc}"
-        results = failed_results(assignment, item, reason, status="error")
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-        if item.member is not None:
-            shutil.rmtree(out / STAGING / item.name, ignore_errors=True)
-    finish(item, results, time.monotonic() - began)
-
-
 def _run(
     assignment: Assignment,
     out: Path,
@@ -746,43 +699,24 @@ def _run(
     bar: tqdm,
 ) -> None:
     """Hand ``todo`` to at most ``jobs`` workers; replace any worker that dies or overruns."""
+    from autograder.sandbox import exit_reason, template_for
+
     if not todo:
         return
-    if len(todo) == 1:  # one submission: no worker to start (a second torch import)
-        _grade_here(assignment, out, todo.popleft(), timeout, grade, hide, finish)
-        bar.update()
-        return
-    # Workers fork from a fresh server process that has imported the grader (not torch: a
-    # worker imports it for its references) but run nothing: a replacement worker starts in
-    # milliseconds, and no worker is forked from this process's threads and state.
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["autograder.grading"])
     log_path = str(out / LOG_NAME)
     failures = 0
 
     def start(slot: int) -> _Worker:
-        mine, theirs = context.Pipe()
-        process = context.Process(
-            target=_serve,
-            args=(theirs, slot, grade, assignment, hide, log_path),
-            name=f"autograder-worker-{slot}",
-            daemon=True,
-        )
-        process.start()
-        theirs.close()
-        return _Worker(slot, process, mine)
+        args = (slot, grade, assignment, hide, log_path)
+        process = template_for(assignment.preload).fork(_serve, args, timeout=START_SECONDS)
+        return _Worker(slot, process, process.conn)
 
     def stop(worker: _Worker, *, now: bool) -> None:
-        with contextlib.suppress(OSError):
-            if now:
-                worker.process.terminate()  # SIGTERM: the worker cleans its sandbox up
-            else:
+        if not now:
+            with contextlib.suppress(OSError):
                 worker.conn.send(None)
-        worker.process.join(5 if now else 30)
-        if worker.process.is_alive():
-            worker.process.kill()
-            worker.process.join()
-        worker.conn.close()
+            worker.process.join(30)
+        worker.process.stop()  # SIGTERM: the worker cleans its sandbox up
 
     def done(worker: _Worker, results: dict[str, Any]) -> None:
         """Record the result of ``worker``'s submission; the worker is then idle."""
@@ -824,6 +758,8 @@ def _run(
                         if kind == "ready":
                             w.ready = True
                             continue
+                        if kind == "authoring":
+                            raise AuthoringError(payload)
                         if kind != "ok":
                             payload = failed_results(assignment, w.item, payload, status="error")
                         done(w, payload)
@@ -836,7 +772,7 @@ def _run(
                     continue
                 if not w.process.is_alive():
                     w.process.join()
-                    reason = _exit_reason(w.process.exitcode)
+                    reason = exit_reason(w.process.exitcode)
                 elif time.monotonic() - w.started > timeout:
                     reason = f"grading took longer than {timeout:g} s and was stopped"
                 else:

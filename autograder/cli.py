@@ -125,10 +125,8 @@ def grade(
     from autograder.grading import isolation_refusal
     from autograder.report import summary_table
     from autograder.results import read_written_scores
-    from autograder.verify import check_authoring
 
     a = load_assignment(assignment, config)
-    check_authoring(a)  # an authoring mistake is one line here, not a failed row per submission
     if unsafe:
         a = replace(a, min_isolation="none")
     elif not (cluster["scheduler"] or cluster["cluster"]) and (  # workers check their own
@@ -152,6 +150,8 @@ def grade(
                 written=scores,
                 runner=runner,
             )
+    except ConfigError:  # an authoring mistake the workers found first: one line, by main()
+        raise
     except (BatchError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     if result.skipped:

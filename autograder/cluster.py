@@ -186,8 +186,11 @@ def dask_runner(client: Client, *, patience: float = START_SECONDS) -> Runner:
         finish: Callable[[Item, dict[str, Any], float], None],
         bar: tqdm,
     ) -> None:
+        from autograder.verify import check_authoring
+
         if not todo:
             return
+        check_authoring(assignment)  # one line here, not a failed row per submission
         try:
             _register(client, assignment)
             _grade_all(client, assignment, out, todo, timeout, grade, finish, bar, patience)

@@ -11,8 +11,9 @@ at the zip's root, which Gradescope unzips to ``/autograder/source``.
 
 Grading side (``python -m autograder.gradescope --assignment ID [--root /autograder]``, what
 ``run_autograder`` runs): find the submission in ``submission/``, grade it with
-:func:`autograder.grading.grade_submission` (the student's code runs only in the sandboxed child),
-add the written answers for hand grading, and write ``results/results.json`` atomically. Whatever
+:func:`autograder.grading.grade_submission` in a trusted process forked from the sandbox template
+(the student's code runs only in the sandboxed child), add the written answers for hand grading,
+and write ``results/results.json`` atomically. Whatever
 happens (no submission, junk, a grader bug, the deadline, SIGTERM), a results.json valid against
 ``schemas/results.schema.json`` is written.
 """
@@ -50,6 +51,7 @@ from autograder.config import (
     find_assignment,
 )
 from autograder.results import write_json
+from autograder.sandbox import call, template_for
 from autograder.sandbox.sandbox import BASE_UID as SANDBOX_UID
 from autograder.submission import Submission, SubmissionError, load_submission
 from autograder.written import WrittenAnswer, read_written
@@ -75,11 +77,13 @@ ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 # graded by our sandbox, not in a Jupyter kernel): R's and C build dependencies, LaTeX and
 # pandoc, a conda kernel finder, Playwright's system libraries and Chromium. An otter upgrade
 # that changes these lines fails the build.
-_OTTER_PDF_STEP = """# install PDF generation dependencies if enabled
+_OTTER_PDF_STEP = (
+    """# install PDF generation dependencies if enabled
 if cat /autograder/source/otter_config.json | jq -e '[.pdf, .token] | any'; then
     # install latex
     apt-get install -y texlive-xetex texlive-fonts-recommended texlive-plain-generic \
-""" """texlive-lang-chinese
+"""
+    """texlive-lang-chinese
 
     # install pandoc
     wget -nv https://github.com/jgm/pandoc/releases/download/3.1.11.1/pandoc-3.1.11.1-1-amd64.deb \\
@@ -87,6 +91,7 @@ if cat /autograder/source/otter_config.json | jq -e '[.pdf, .token] | any'; then
     dpkg -i /tmp/pandoc.deb
 fi
 """
+)
 SETUP_EDITS = (
     ('[ $(uname -p) = "arm" ] || [ $(uname -p) = "aarch64" ]',
      '[ "$(uname -p)" = "arm" ] || [ "$(uname -p)" = "aarch64" ]'),
@@ -618,9 +623,7 @@ def grade(assignment: Assignment, root: Path) -> dict[str, Any]:
         )
     except SubmissionError as exc:
         results = ungraded_results(assignment, "submission", str(exc), started)
-        return for_gradescope(
-            results, [], not_graded_receipt(assignment, folder, files, str(exc))
-        )
+        return for_gradescope(results, [], not_graded_receipt(assignment, folder, files, str(exc)))
     log.info("grading %s", path)
     results = grade_submission(assignment, path, hide=[root])
     receipt = received_receipt(assignment, folder, files, submission, results)
@@ -636,8 +639,11 @@ def run(
     try:
         with _deadline(deadline):
             assignment = find_assignment(assignment_id, root / "source" / CONFIG_NAME)
+            parent = template_for(assignment.preload)  # imports torch while this process goes on
             harden(root, assignment)
-            results = grade(assignment, root)
+            # in a trusted process forked from the template: one import of torch for the
+            # grader and the sandboxed child, and nothing of the submission's is read here
+            results = call(parent, grade, assignment, root)
         validate_results(results)
     except BaseException as exc:  # noqa: BLE001 - whatever happened, results.json is written
         log.exception("grading failed")
@@ -673,4 +679,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # the module under its own name, not __main__: grade() is pickled to the grading process
+    from autograder.gradescope import main as imported_main
+
+    sys.exit(imported_main())

@@ -21,7 +21,7 @@ import autograder
 from autograder.checks import CheckResult, QuestionFn, Tester, question_rng
 from autograder.config import Assignment, Question
 from autograder.results import markdown_text
-from autograder.sandbox import CellResult, IsolationRefused, Limits, Sandbox, warm_up
+from autograder.sandbox import CellResult, IsolationRefused, Limits, Sandbox, template_for
 from autograder.source import AuthoringError, load_module, reference_namespace
 from autograder.submission import SubmissionError, load_submission
 
@@ -115,8 +115,8 @@ def sandbox_for(assignment: Assignment, hide: Iterable[Path], **kwargs: Any) -> 
 def isolation_refusal(assignment: Assignment, *, hide: Iterable[Path] = ()) -> str | None:
     """Why this machine cannot grade ``assignment`` safely (None if it can): a bare sandbox is
     started as grading would start one and checked against ``isolation.minimum``."""
-    try:
-        with sandbox_for(assignment, hide, limits=Limits(start_seconds=30), preload=()):
+    try:  # the assignment's template: started now, it serves the grading that follows
+        with sandbox_for(assignment, hide, limits=Limits(start_seconds=300)):
             return None
     except IsolationRefused as exc:
         return str(exc)
@@ -134,7 +134,7 @@ def grade_submission(
     Below the configured isolation minimum nothing runs: every question gets 0 with the reason,
     and ``extra_data`` has ``status: "refused"``."""
     started = time.monotonic()
-    warm_up(assignment.preload)  # the template imports them while this process loads the rest
+    template_for(assignment.preload)  # it imports them while this process loads the rest
     try:
         submission = load_submission(
             path, notebook_name=assignment.notebook, assignment_id=assignment.id

@@ -16,11 +16,15 @@ batch (the grader's command line in the host's /proc names them) while they are 
 from __future__ import annotations
 
 import csv
+import json
 import os
 import shutil
 import signal
+import subprocess
+import sys
 import tempfile
 import textwrap
+import time
 from pathlib import Path
 
 import nbformat
@@ -28,6 +32,7 @@ import pytest
 from submissions import hostile
 from test_isolation_levels import IS_ROOT, ROOT, in_level
 
+from autograder.batch import grade_batch
 from autograder.build import build
 from autograder.config import Assignment
 from autograder.sandbox import Limits, Sandbox, SandboxError
@@ -204,3 +209,97 @@ def test_a_template_that_misses_a_reply_is_replaced_and_later_sandboxes_work() -
         with Sandbox(limits=limits, preload=(), slot=233) as sb:
             assert [c.status for c in sb.exec_cells(["x = 1"])] == ["ok"]
             assert sb.request({"op": "get", "name": "x"}) == 1
+
+
+SCAN = """
+import ctypes, re
+mine = ("CANARY-" + "5a" * 16).encode()  # planted in this process: the scan must find it
+found = set()  # every canary in this process's anonymous memory (heap, stack, mmap'd arenas)
+for line in open("/proc/self/maps").read().splitlines():
+    fields = line.split()
+    if fields[1][0] != "r" or (len(fields) > 5 and fields[5] not in ("[heap]", "[stack]")):
+        continue  # files' pages (anyone can read the files) and the kernel's [vvar], [vdso]
+    start, end = (int(x, 16) for x in fields[0].split("-"))
+    data = ctypes.string_at(start, end - start)
+    found.update(m.decode() for m in re.findall(rb"CANARY-[0-9a-f]{32}", data))
+print("canaries:", " ".join(sorted(found)))
+"""
+
+
+def scan_grade(assignment: Assignment, path: Path, *, slot: int, hide: list[Path]) -> dict:
+    """Run the submission's text as one cell, after putting a canary in this grading process's
+    memory: a secret that, like the reference and the hidden tests, exists only after the fork."""
+    from autograder.grading import results_json, sandbox_for
+
+    secret = "CANARY-" + os.urandom(16).hex()
+    with sandbox_for(assignment, hide, limits=assignment.limits, slot=slot) as sandbox:
+        cells = sandbox.exec_cells([path.read_text()])
+        output = sandbox.output()
+    results = results_json(assignment, [], time.monotonic(), note="", sha256=None)
+    cells = [f"{c.status} {c.message}".strip() for c in cells]
+    results["extra_data"].update(secret=secret, output=output, cells=cells)
+    return results
+
+
+def test_a_child_holds_nothing_of_the_grading_processes(tmp_path: Path) -> None:
+    """The sandboxed child of a batch worker scans all its readable memory for canaries: one in
+    the environment of the process that ran the batch, one made by the worker before it started
+    the sandbox. It finds neither (the template it is forked from is a fresh interpreter, and the
+    worker is the template's child, not its parent), only the one it planted itself."""
+    (tmp_path / "scan.ipynb").write_text(SCAN)
+    probe = (
+        "import json, sys\n"
+        "from pathlib import Path\n"
+        "from autograder.batch import grade_batch\n"
+        "from autograder.config import find_assignment\n"
+        "from test_attacks_template import scan_grade\n"
+        f"a = find_assignment('ex08', {str(ROOT / 'grader.yml')!r})\n"
+        f"r = grade_batch(a, [Path({str(tmp_path / 'scan.ipynb')!r})], "
+        f"out=Path({str(tmp_path / 'out')!r}), grade=scan_grade)\n"
+        "print(json.dumps(r.results['scan']['extra_data']))\n"
+    )
+    env_canary = "CANARY-" + os.urandom(16).hex()
+    tests = str(Path(__file__).parent)
+    run = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=300, cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": f"{ROOT}:{tests}", "GRADER_TOKEN": env_canary},
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    extra = json.loads(run.stdout.strip().splitlines()[-1])
+    assert extra["cells"] == ["ok"], extra["output"]
+    line = next(x for x in extra["output"].splitlines() if x.startswith("canaries:"))
+    assert line.split()[1:] == ["CANARY-" + "5a" * 16]  # its own, and neither secret
+    assert extra["secret"] != env_canary
+
+
+def killed_grade(assignment: Assignment, path: Path, *, slot: int, hide: list[Path]) -> dict:
+    """Start a sandbox busy in an endless cell, write its launcher's pid next to ``path``, then
+    die as an out-of-memory kill ends a grader: with no clean-up of its own."""
+    import threading
+
+    from autograder.grading import sandbox_for
+
+    sandbox = sandbox_for(assignment, hide, limits=assignment.limits, slot=slot)
+    cell = "print('busy', flush=True)\nwhile True: pass"
+    threading.Thread(target=sandbox.exec_cells, args=([cell],), daemon=True).start()
+    deadline = time.monotonic() + 60
+    while "busy" not in sandbox.output() and time.monotonic() < deadline:
+        time.sleep(0.1)  # until the cell runs: the child reads no request until it ends
+    path.with_suffix(".pid").write_text(str(sandbox._proc.pid))
+    os.kill(os.getpid(), signal.SIGKILL)
+    raise AssertionError("unreachable")
+
+
+def test_a_grader_killed_mid_submission_takes_its_sandbox_with_it(ex08: Assignment, tmp_path):
+    """The template kills the launchers of a grading worker whose socket closed: the endless cell
+    does not run on (to the cell's 300 s limit) after its worker was killed; the row says why."""
+    sub = tmp_path / "loop.ipynb"
+    sub.write_text("{}")
+    result = grade_batch(ex08, [sub], out=tmp_path / "out", grade=killed_grade, timeout=120)
+    extra = result.results["loop"]["extra_data"]
+    assert extra["status"] == "error" and "killed by SIGKILL" in extra["reason"]
+    launcher = int(sub.with_suffix(".pid").read_text())
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{launcher}").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not Path(f"/proc/{launcher}").exists()

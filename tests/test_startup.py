@@ -1,6 +1,7 @@
-"""Start-up cost: the CLI answers --help without loading torch, one submission is graded in the
-calling process (no worker, no fork server: each would import torch again), and a worker that
-reuses its reference, hidden tests and sandbox template gives the grades of fresh processes."""
+"""Start-up cost: the CLI answers --help without loading torch; torch is imported once per
+grading run, by the sandbox template, and the process that grades (one submission or a batch's
+worker) is forked from that template, not started afresh; and a worker that reuses its
+reference, hidden tests and sandbox template gives the grades of fresh processes."""
 
 from __future__ import annotations
 
@@ -41,20 +42,47 @@ def test_the_cli_answers_help_and_argument_errors_without_heavy_imports():
 
 
 def pid_grade(assignment: Assignment, path: Path, *, slot: int, hide: list[Path]) -> dict:
-    """A grader that records which process graded and may overrun (``{"sleep": s}``)."""
+    """A grader that records which process graded, from which parent, with which modules
+    already there, and may overrun (``{"sleep": s}``)."""
     from autograder.grading import results_json
 
     time.sleep(json.loads(path.read_text()).get("sleep", 0.0))
     results = results_json(assignment, [], time.monotonic(), note="", sha256=None)
-    results["extra_data"]["grader_pid"] = os.getpid()
+    results["extra_data"].update(
+        grader_pid=os.getpid(), grader_parent=os.getppid(), torch="torch" in sys.modules
+    )
     return results
 
 
-def test_one_submission_is_graded_in_this_process(ex08, tmp_path):
+def test_one_submission_is_graded_in_a_fork_of_the_template_and_torch_is_imported_once(tmp_path):
+    """In a fresh interpreter: the grading process is a child of the sandbox template (which had
+    imported torch before the fork), and the calling process never imports torch."""
     sub = tmp_path / "alice.ipynb"
     sub.write_text("{}")
-    result = grade_batch(ex08, [sub], out=tmp_path / "out", jobs=4, grade=pid_grade)
-    assert result.results["alice"]["extra_data"]["grader_pid"] == os.getpid()
+    probe = (
+        "import json, os, sys\n"
+        "from pathlib import Path\n"
+        "from autograder.batch import grade_batch\n"
+        "from autograder.config import find_assignment\n"
+        "from autograder.sandbox.template import _templates\n"
+        "from tests.test_startup import pid_grade\n"
+        f"a = find_assignment('ex08', {str(ROOT / 'grader.yml')!r})\n"
+        f"r = grade_batch(a, [Path({str(sub)!r})], out=Path({str(tmp_path / 'out')!r}), "
+        "jobs=4, grade=pid_grade)\n"
+        "print(json.dumps({**r.results['alice']['extra_data'], 'me': os.getpid(), "
+        "'templates': [t.proc.pid for t in _templates.values()], "
+        "'torch_here': 'torch' in sys.modules}))\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=300,
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    seen = json.loads(run.stdout.strip().splitlines()[-1])
+    assert seen["grader_pid"] != seen["me"]
+    assert seen["templates"] == [seen["grader_parent"]]  # one template, and it forked the grader
+    assert seen["torch"] is True  # imported by the template, before the fork
+    assert seen["torch_here"] is False
 
 
 def test_one_submission_past_the_timeout_costs_its_row_only(ex08, tmp_path):

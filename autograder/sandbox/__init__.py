@@ -21,7 +21,8 @@ from .errors import (
 from .limits import Limits
 
 _LAZY = {
-    "sandbox": ("LEVELS", "Sandbox", "warm_up"),
+    "sandbox": ("LEVELS", "Sandbox", "template_for"),
+    "template": ("call", "exit_reason"),
     "values": (
         "CellResult",
         "ModuleValue",
@@ -65,5 +66,7 @@ __all__ = [
     "optimizer",
     "sequential",
     "tensor",
-    "warm_up",
+    "call",
+    "exit_reason",
+    "template_for",
 ]

@@ -8,22 +8,35 @@ per request, which runs ``_jail.launch`` exactly as a fresh launcher would: so e
 in milliseconds and shares the imported pages copy-on-write.
 
 It never receives anything secret: requests carry the jail's configuration (paths, limits, the
-sandbox uid) and the child's pipe fds, never hidden tests, references, seeds or the grader's
-environment. Requests on the socket (``SOCK_SEQPACKET``, one JSON object per message):
+sandbox uid), the child's pipe fds and the grader's ``sys.path``, never hidden tests, references,
+seeds or the grader's environment. Requests on a socket (``SOCK_SEQPACKET``, one JSON object
+per message):
 
 * ``{"op": "spawn", "cfg": {...}}`` with four fds (SCM_RIGHTS): request pipe, reply pipe,
   capture file, jail log. Reply ``{"pid": N}``: the launcher, leader of its own process group.
-* ``{"op": "wait", "pid": N}``: reap that launcher; reply ``{"status": exit code}`` (128 + signal
-  when killed).
+* ``{"op": "wait", "pid": N}``: reap that process (it has exited); reply ``{"status": exit
+  code}`` (128 + signal when killed).
+* ``{"op": "fork", "sys_path": [...], "entry": "module:function", "preload": [...]}`` with
+  three fds: a connection, stdout, stderr. The template forks a *trusted* process (the grader of
+  one or more submissions) that calls ``entry(connection fd, socket fd)`` with the grader's
+  ``sys.path``; the socket is a new one to this template, for that process's own spawn and wait
+  requests. Reply ``{"pid": N}``. The job itself (what to grade, the grader's environment)
+  travels on the connection, from the requester to the forked process: the template never reads
+  it. So the grader shares the template's imported pages too, and loads the secrets only after
+  its fork: the launchers are forked from the template, never from a grader.
 
+When a trusted process's socket closes (it exited or died), the template kills the launchers it
+spawned and has not reaped (their process groups), so none outlives its grader.
 The template exits when the trusted side closes the socket or dies (parent-death signal).
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import os
+import select
 import signal
 import socket
 import sys
@@ -60,42 +73,108 @@ def exit_code(status: int) -> int:
     return 128 - code if code < 0 else code
 
 
-def serve(sock: socket.socket, jail: types.ModuleType, runner: types.ModuleType) -> None:
-    """Answer spawn and wait requests until the trusted side closes the socket."""
-    while True:
+def fork_trusted(
+    request: dict, fds: list[int], sockets: list[socket.socket], jail: types.ModuleType
+) -> tuple[int, socket.socket]:
+    """Fork a trusted process (see the module docs); return its pid and this side's socket."""
+    mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    pid = os.fork()
+    if pid == 0:
+        code = 1
         try:
-            data, fds, _flags, _addr = socket.recv_fds(sock, MESSAGE_BYTES, SPAWN_FDS)
-        except OSError:
-            return
-        if not data:
-            return
-        request = json.loads(data)
-        if request["op"] == "wait":
-            _, status = os.waitpid(request["pid"], 0)
-            sock.send(json.dumps({"status": exit_code(status)}).encode())
-            continue
-        pid = os.fork()
-        if pid == 0:
-            sock.close()  # the child must never reach the template
-            req, rep, capture, log = fds
-            os.setsid()
-            jail.prctl(jail.PR_SET_DUMPABLE, 1)  # as a fresh launcher: it writes its uid_map
-            os.dup2(log, 1)
-            os.dup2(log, 2)
-            os.close(log)
-            devnull = os.open(os.devnull, os.O_RDONLY)
-            os.dup2(devnull, 0)
-            os.close(devnull)
-            cfg = request["cfg"]
-            cfg["fds"] = {"req": req, "rep": rep, "capture": capture}
+            for sock in [*sockets, mine]:
+                sock.close()
+            conn, out, err = fds
+            os.dup2(out, 1)
+            os.dup2(err, 2)
+            os.close(out)
+            os.close(err)
+            jail.prctl(jail.PR_SET_PDEATHSIG, signal.SIGKILL)  # dies with the template
+            sys.path[:] = request["sys_path"]
+            module, _, function = request["entry"].partition(":")
+            entry = getattr(__import__(module, fromlist=[function]), function)
+            entry(conn, theirs.detach(), tuple(request["preload"]))
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        except BaseException:  # noqa: BLE001 - reported on stderr, then the exit status says it
+            traceback.print_exc()
+        finally:  # never back into the serving loop
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+    theirs.close()
+    return pid, mine
+
+
+def serve(owner: socket.socket, jail: types.ModuleType, runner: types.ModuleType) -> None:
+    """Answer the requests of the owner (spawn, wait, fork) and of the trusted processes forked
+    for it (spawn, wait) until the owner closes its socket."""
+    sockets = [owner]
+    launchers: dict[int, socket.socket] = {}  # not yet reaped, by the socket that asked
+    while True:
+        ready, _, _ = select.select(sockets, [], [])
+        for sock in ready:
             try:
-                jail.launch(cfg, runner)  # never returns
-            finally:  # an exception must not bring the launcher back into this loop
-                traceback.print_exc()
-                os._exit(jail.SETUP_FAILED)
-        for fd in fds:
-            os.close(fd)
-        sock.send(json.dumps({"pid": pid}).encode())
+                data, fds, _flags, _addr = socket.recv_fds(sock, MESSAGE_BYTES, SPAWN_FDS)
+            except OSError:
+                data, fds = b"", []
+            if not data:
+                if sock is owner:
+                    return
+                sockets.remove(sock)
+                sock.close()
+                for pid in [p for p, s in launchers.items() if s is sock]:
+                    del launchers[pid]
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(pid, signal.SIGKILL)
+                    os.waitpid(pid, 0)
+                continue
+            request = json.loads(data)
+            if request["op"] == "wait":
+                launchers.pop(request["pid"], None)
+                _, status = os.waitpid(request["pid"], 0)
+                sock.send(json.dumps({"status": exit_code(status)}).encode())
+                continue
+            if request["op"] == "fork":
+                pid, mine = fork_trusted(request, fds, sockets, jail)
+                sockets.append(mine)
+            else:
+                pid = spawn(request["cfg"], fds, sockets, jail, runner)
+                launchers[pid] = sock
+            for fd in fds:
+                os.close(fd)
+            sock.send(json.dumps({"pid": pid}).encode())
+
+
+def spawn(
+    cfg: dict,
+    fds: list[int],
+    sockets: list[socket.socket],
+    jail: types.ModuleType,
+    runner: types.ModuleType,
+) -> int:
+    """Fork a launcher that runs ``jail.launch(cfg)``; return its pid."""
+    pid = os.fork()
+    if pid == 0:
+        for sock in sockets:
+            sock.close()  # the child must never reach the template
+        req, rep, capture, log = fds
+        os.setsid()
+        jail.prctl(jail.PR_SET_DUMPABLE, 1)  # as a fresh launcher: it writes its uid_map
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        os.close(log)
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        os.close(devnull)
+        cfg["fds"] = {"req": req, "rep": rep, "capture": capture}
+        try:
+            jail.launch(cfg, runner)  # never returns
+        finally:  # an exception must not bring the launcher back into the serving loop
+            traceback.print_exc()
+            os._exit(jail.SETUP_FAILED)
+    return pid
 
 
 def main() -> None:

@@ -22,7 +22,7 @@ from typing import Any
 from . import cgroup, wire
 from .errors import Crashed, IsolationRefused, ProtocolError, SandboxError, StudentError, Timeout
 from .limits import Limits
-from .template import Child, template
+from .template import Child, Template, template
 from .values import CellResult
 
 log = logging.getLogger(__name__)
@@ -60,10 +60,11 @@ def _child_env() -> dict[str, str]:
     }
 
 
-def warm_up(preload: Sequence[str] = ("numpy", "torch")) -> None:
-    """Start this process's template for ``preload`` now: it imports them while the caller goes
-    on (loading the reference), and the first sandbox need not wait for them."""
-    template(preload, _child_env())
+def template_for(preload: Sequence[str]) -> Template:
+    """This process's template for ``preload``, started now if there is none: it imports them
+    while the caller goes on. Sandboxes fork their children from it, and trusted graders are
+    forked from it too (:meth:`Template.fork`, :func:`~autograder.sandbox.template.call`)."""
+    return template(preload, _child_env())
 
 
 def _check_name(name: str) -> str:

@@ -1,22 +1,31 @@
 """The trusted side of the template process (``_template.py``): start it, ask it for children.
 
-One template per grading process and per set of preloaded modules, started on first use (or
-early with :func:`warm_up`) and kept for every sandbox of that process: a batch worker's
-submissions, restarts after a crash, the isolation probe. A process that forked after using a
-template (its socket is shared) starts its own.
+One template per process and per set of preloaded modules, started on first use (or early with
+``warm_up``) and kept for every sandbox of that process: a batch's submissions, restarts after a
+crash, the isolation probe. It forks two kinds of processes: the sandboxed children's launchers
+(:meth:`Template.spawn`) and trusted graders (:meth:`Template.fork`, :func:`call`), which share
+its imports too and load the hidden tests and references only after their fork. A trusted
+process adopts its own connection to the template, so the sandboxes it starts are forked from
+the same template, never from itself. A process that forked otherwise after using a template
+(its socket is shared) starts its own.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import select
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+import traceback
+from collections.abc import Callable, Sequence
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +36,14 @@ TEMPLATE_SOURCE = (HERE / "_template.py").read_text()
 JAIL_SOURCE = (HERE / "_jail.py").read_text()
 RUNNER_SOURCE = (HERE / "_runner.py").read_text()
 MESSAGE_BYTES = 1 << 20
+START_SECONDS = 300.0
+"""Longest the template may take to be ready (import torch) and fork a trusted process."""
 
 
 class Template:
     """A running template process that has imported ``preload`` and forks launchers on request."""
+
+    proc: subprocess.Popen[bytes] | None
 
     def __init__(self, preload: Sequence[str], env: dict[str, str]) -> None:
         self.preload = tuple(preload)
@@ -62,9 +75,19 @@ class Template:
             except BrokenPipeError:
                 pass  # reported by the first request
 
+    @classmethod
+    def adopt(cls, fd: int, preload: Sequence[str]) -> Template:
+        """The template that forked this trusted process, reached through its socket ``fd``."""
+        self = cls.__new__(cls)
+        self.preload, self.owner, self.ready, self.proc = tuple(preload), os.getpid(), True, None
+        self.sock = socket.socket(fileno=fd)
+        self._log = tempfile.TemporaryFile()  # its output goes to its own owner's log
+        return self
+
     @property
     def usable(self) -> bool:
-        return self.owner == os.getpid() and self.proc.poll() is None
+        alive = self.proc is None or self.proc.poll() is None  # an adopted one: until it fails
+        return self.owner == os.getpid() and alive and self.sock.fileno() >= 0
 
     def _receive(self, deadline: float) -> dict[str, Any]:
         left = deadline - time.monotonic()
@@ -73,8 +96,7 @@ class Template:
         if data is None:
             if self.ready and self.owner == os.getpid():
                 # its late reply would answer the next request: replaced at the next start
-                self.proc.kill()
-                self.proc.wait()
+                self._discard()
             raise SandboxError("the sandbox template did not answer in time")
         if not data:
             raise SandboxError(f"the sandbox template died: {self._log_text()}")
@@ -88,18 +110,52 @@ class Template:
         text = self._log.read().decode(errors="replace")
         return text[-2000:] or "no output"
 
-    def spawn(self, cfg: dict[str, Any], fds: Sequence[int], deadline: float) -> int:
-        """Fork a launcher running ``_jail.launch(cfg)`` with ``fds`` (request pipe, reply pipe,
-        capture file, jail log); return its pid (its process group is its own)."""
+    def _request(self, message: dict[str, Any], fds: Sequence[int], deadline: float) -> int:
+        """Send a spawn or fork request with ``fds``; the pid of the process forked."""
         if not self.ready:
             self._receive(deadline)
             self.ready = True
-        message = json.dumps({"op": "spawn", "cfg": cfg}).encode()
         try:
-            socket.send_fds(self.sock, [message], list(fds))
+            socket.send_fds(self.sock, [json.dumps(message).encode()], list(fds))
         except OSError as exc:
             raise SandboxError(f"the sandbox template died: {exc}; {self._log_text()}") from None
         return int(self._receive(deadline)["pid"])
+
+    def spawn(self, cfg: dict[str, Any], fds: Sequence[int], deadline: float) -> int:
+        """Fork a launcher running ``_jail.launch(cfg)`` with ``fds`` (request pipe, reply pipe,
+        capture file, jail log); return its pid (its process group is its own)."""
+        return self._request({"op": "spawn", "cfg": cfg}, fds, deadline)
+
+    def fork(self, target: Callable[..., None], args: Sequence[Any], timeout: float) -> Forked:
+        """Fork a trusted process that runs ``target(connection, *args)`` with this process's
+        environment, working folder, ``sys.path`` and logging level; the job is pickled to it
+        on the connection (the template never sees it)."""
+        mine, theirs = socket.socketpair()
+        entry = {
+            "op": "fork",
+            "sys_path": sys.path,
+            "entry": f"{__name__}:_forked_main",
+            "preload": list(self.preload),
+        }
+        try:
+            pid = self._request(entry, (theirs.fileno(), 1, 2), time.monotonic() + timeout)
+        except BaseException:
+            mine.close()
+            raise
+        finally:
+            theirs.close()
+        conn = Connection(mine.detach())
+        job = (dict(os.environ), os.getcwd(), logging.getLogger().level, target, tuple(args))
+        with contextlib.suppress(OSError):  # a process that died at once: its exit tells why
+            conn.send(job)
+        return Forked(self, pid, conn)
+
+    def _discard(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+        else:
+            self.sock.close()
 
     def wait(self, pid: int) -> int:
         """Reap launcher ``pid`` (it has exited) and return its exit code."""
@@ -108,7 +164,7 @@ class Template:
 
     def close(self) -> None:
         self.sock.close()
-        if self.owner == os.getpid():
+        if self.owner == os.getpid() and self.proc is not None:
             self.proc.kill()
             self.proc.wait()
         self._log.close()
@@ -148,7 +204,6 @@ class Child:
             ready, _, _ = select.select([self._pidfd], [], [], timeout)
             if not ready:
                 return None
-            os.close(self._pidfd)
             self._done = True
             try:
                 self.returncode = self.parent.wait(self.pid)
@@ -157,5 +212,104 @@ class Child:
         return self.returncode
 
     def __del__(self) -> None:
-        if not self._done:
+        with contextlib.suppress(OSError, AttributeError):
             os.close(self._pidfd)
+
+
+class Forked(Child):
+    """A trusted process forked by a template: what ``multiprocessing.Process`` offers, and its
+    end of the connection (``conn``)."""
+
+    def __init__(self, parent: Template, pid: int, conn: Connection) -> None:
+        super().__init__(parent, pid)
+        self.conn = conn
+
+    @property
+    def sentinel(self) -> int:
+        """Readable once the process has exited (for ``multiprocessing.connection.wait``)."""
+        return self._pidfd
+
+    def is_alive(self) -> bool:
+        return self.poll() is None and not self._done
+
+    @property
+    def exitcode(self) -> int | None:
+        """As ``multiprocessing``'s: minus the signal's number if a signal ended it."""
+        code = self.returncode
+        return 128 - code if code is not None and code > 128 else code
+
+    def _signal(self, sig: int) -> None:
+        if not self._done:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, sig)
+
+    def terminate(self) -> None:
+        self._signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        self._signal(signal.SIGKILL)
+
+    def join(self, timeout: float | None = None) -> None:
+        self.wait(timeout)
+
+    def stop(self, grace: float = 5) -> None:
+        """SIGTERM (it cleans its sandbox up), SIGKILL after ``grace`` seconds; reaped."""
+        self.terminate()
+        self.join(grace)
+        if not self._done:
+            self.kill()
+            self.join()
+        self.conn.close()
+
+
+def _forked_main(conn_fd: int, sock_fd: int, preload: tuple[str, ...]) -> None:
+    """Entry of a trusted process forked by the template (``_template.fork_trusted``)."""
+    conn = Connection(conn_fd)
+    env, cwd, level, target, args = conn.recv()
+    os.environ.clear()
+    os.environ.update(env)
+    os.chdir(cwd)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    _templates[preload] = Template.adopt(sock_fd, preload)
+    target(conn, *args)
+
+
+def _call_once(conn: Connection, fn: Callable[..., Any], args: tuple, kwargs: dict) -> None:
+    try:
+        reply = ("ok", fn(*args, **kwargs))
+    except Exception as exc:  # noqa: BLE001 - raised again on the caller's side
+        reply = ("error", exc)
+        try:
+            conn.send(reply)
+            return
+        except Exception:  # noqa: BLE001 - an exception that does not pickle: its text
+            reply = ("error", RuntimeError("".join(traceback.format_exception(exc))))
+    conn.send(reply)
+
+
+def call(parent: Template, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)`` run in a trusted process forked from ``parent`` (``fn`` and the
+    arguments pickled there, the result back); its exception is raised here, and SandboxError
+    if the process died (killed by the out-of-memory killer...). An exception here (a
+    deadline's) stops the process, which cleans its sandbox up on the way out."""
+    proc = parent.fork(_call_once, (fn, args, kwargs), timeout=START_SECONDS)
+    try:
+        try:
+            kind, value = proc.conn.recv()
+        except (EOFError, OSError):
+            proc.join()
+            raise SandboxError(exit_reason(proc.exitcode)) from None
+        if kind == "error":
+            raise value
+        return value
+    finally:
+        proc.stop()
+
+
+def exit_reason(code: int | None) -> str:
+    """Why a trusted process ended before it answered, from its ``exitcode``."""
+    if code is not None and code < 0:
+        name = signal.Signals(-code).name
+        hint = " (out of memory?)" if -code == signal.SIGKILL else ""
+        return f"the grading process was killed by {name}{hint}"
+    return f"the grading process died (exit status {code})"
