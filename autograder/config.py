@@ -87,8 +87,14 @@ class Assignment:
 
     @property
     def preload(self) -> tuple[str, ...]:
-        """What the sandboxed child imports before the student's code runs."""
-        return ("numpy", "torch") if self.needs_torch else ("numpy",)
+        """What the sandbox template imports once for every process forked from it (the graders
+        and the sandboxed children): numpy, and torch and matplotlib's pyplot when the
+        requirements name them."""
+        named = {dist_name(r) for r in self.requirements if not r.startswith("-")}
+        extra = [
+            m for d, m in (("torch", "torch"), ("matplotlib", "matplotlib.pyplot")) if d in named
+        ]
+        return ("numpy", *extra)
 
     @property
     def graded(self) -> tuple[Question, ...]:

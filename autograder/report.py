@@ -16,13 +16,15 @@ import warnings
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
-
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from typing import TYPE_CHECKING, Any
 
 from autograder.config import Assignment
 from autograder.results import html_text, plain_text
+
+if TYPE_CHECKING:  # matplotlib is imported only to draw (the summary table needs none of it)
+    from matplotlib.axes import Axes
+    from matplotlib.axis import Axis
+    from matplotlib.figure import Figure
 
 FIGURE_WIDTH = 7.0
 """Inches at 100 dpi: 700 px, within the page's 60em and a printed A4 page's width."""
@@ -165,6 +167,19 @@ def _png(fig: Figure) -> str:
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
+def _figure(height: float) -> tuple[Figure, Axes]:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(FIGURE_WIDTH, height))
+    return fig, fig.subplots()
+
+
+def _integer_ticks(axis: Axis) -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    axis.set_major_locator(MaxNLocator(integer=True))
+
+
 def _wrap(label: str) -> str:
     """A bar label: plain text (no math: ``$`` is literal), wrapped between words."""
     text = " ".join(plain_text(label).replace("$", r"\$").split())
@@ -172,20 +187,18 @@ def _wrap(label: str) -> str:
 
 
 def _histogram(s: Summary) -> Figure:
-    fig = Figure(figsize=(FIGURE_WIDTH, 3.5))
-    ax = fig.subplots()
+    fig, ax = _figure(3.5)
     bins = max(1, min(31, int(s.possible) + 1))
     ax.hist(s.totals, bins=bins, range=(0, s.possible), color="#4477aa", edgecolor="white")
     ax.set_xlabel(f"total score (of {s.possible:g})")
     ax.set_ylabel("submissions")
-    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    _integer_ticks(ax.yaxis)
     ax.set_title(f"Total scores of the {s.graded} graded submissions")
     return fig
 
 
 def _pass_rates(s: Summary) -> Figure:
-    fig = Figure(figsize=(FIGURE_WIDTH, 0.35 * len(s.questions) + 1.2))
-    ax = fig.subplots()
+    fig, ax = _figure(0.35 * len(s.questions) + 1.2)
     names = [q.id for q in s.questions][::-1]
     ax.barh(names, [100 * q.pass_rate for q in s.questions][::-1], color="#228833")
     ax.barh(
@@ -205,23 +218,21 @@ def _failures(s: Summary, top: int) -> Figure:
     common = s.failures.most_common(top)
     labels = [_wrap(f"{q}: {c}") for (q, c), _ in common][::-1]
     lines = sum(label.count("\n") + 1 for label in labels)
-    fig = Figure(figsize=(FIGURE_WIDTH, 0.2 * lines + 0.12 * len(labels) + 1.2))
-    ax = fig.subplots()
+    fig, ax = _figure(0.2 * lines + 0.12 * len(labels) + 1.2)
     ax.barh(range(len(labels)), [n for _, n in common][::-1], color="#cc6677")
     ax.set_yticks(range(len(labels)), labels, fontsize="small")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    _integer_ticks(ax.xaxis)
     ax.set_xlabel("graded submissions failing the check")
     ax.set_title(f"The {len(common)} most failed hidden checks")
     return fig
 
 
 def _timings(s: Summary) -> Figure:
-    fig = Figure(figsize=(FIGURE_WIDTH, 3))
-    ax = fig.subplots()
+    fig, ax = _figure(3)
     ax.hist(s.seconds, bins=20, color="#aa7744", edgecolor="white")
     ax.set_xlabel("grading time of one submission (s, its sandbox included)")
     ax.set_ylabel("submissions")
-    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    _integer_ticks(ax.yaxis)
     return fig
 
 

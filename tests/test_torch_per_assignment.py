@@ -20,7 +20,7 @@ from tests.conftest import ROOT
 
 def test_a_torch_assignment_gets_the_cpu_index_derived_not_copied(ex08):
     assert TORCH_CPU_INDEX not in ex08.requirements  # grader.yml does not repeat it
-    assert ex08.needs_torch and ex08.preload == ("numpy", "torch")
+    assert ex08.needs_torch and ex08.preload == ("numpy", "torch", "matplotlib.pyplot")
     lines = requirements(ex08)
     assert lines[0] == TORCH_CPU_INDEX
     assert lines.count(TORCH_CPU_INDEX) == 1
@@ -33,6 +33,8 @@ def test_a_torch_assignment_gets_the_cpu_index_derived_not_copied(ex08):
 def test_a_numpy_only_assignment_has_no_torch_in_its_zip(ex08):
     numpy_only = dataclasses.replace(ex08, requirements=("numpy>=2,<3",))
     assert not numpy_only.needs_torch and numpy_only.preload == ("numpy",)
+    plots = dataclasses.replace(ex08, requirements=("numpy>=2,<3", "matplotlib>=3.8"))
+    assert plots.preload == ("numpy", "matplotlib.pyplot")  # what the requirements name
     lines = requirements(numpy_only)
     assert not [line for line in lines if "torch" in line.lower()], lines
     script = setup_script(numpy_only, otter_files(numpy_only)["setup.sh"])
