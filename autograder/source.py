@@ -16,7 +16,6 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import jupytext
 import nbformat
 
 from autograder.config import AuthoringError
@@ -27,6 +26,8 @@ KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python
 
 def read_source(path: Path) -> nbformat.NotebookNode:
     """Read a percent-format source as a notebook ready for ``otter assign``."""
+    import jupytext  # here: it loads Jupyter's contents managers, which grading needs not
+
     nb = jupytext.read(path)
     nb.metadata.pop("jupytext", None)
     nb.metadata["kernelspec"] = dict(KERNELSPEC)

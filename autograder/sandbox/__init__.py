@@ -21,8 +21,8 @@ from .errors import (
 from .limits import Limits
 
 _LAZY = {
-    "sandbox": ("LEVELS", "Sandbox", "template_for"),
-    "template": ("call", "exit_reason"),
+    "sandbox": ("LEVELS", "Sandbox"),
+    "template": ("call", "exit_reason", "template_for"),
     "values": (
         "CellResult",
         "ModuleValue",

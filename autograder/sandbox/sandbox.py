@@ -22,7 +22,7 @@ from typing import Any
 from . import cgroup, wire
 from .errors import Crashed, IsolationRefused, ProtocolError, SandboxError, StudentError, Timeout
 from .limits import Limits
-from .template import Child, Template, template
+from .template import Child, child_env, template
 from .values import CellResult
 
 log = logging.getLogger(__name__)
@@ -45,26 +45,6 @@ def _interpreter_paths() -> list[str]:
         if spec is not None and spec.origin is not None:
             paths.add(str(Path(spec.origin).resolve().parents[1]))
     return sorted(os.path.realpath(p) for p in paths)
-
-
-def _child_env() -> dict[str, str]:
-    bindir = str(Path(sys.executable).parent)
-    return {
-        "PATH": f"{bindir}:/usr/local/bin:/usr/bin:/bin",
-        "LANG": "C.UTF-8",
-        "OMP_NUM_THREADS": "1",
-        "MKL_NUM_THREADS": "1",
-        "OPENBLAS_NUM_THREADS": "1",
-        "MPLBACKEND": "Agg",
-        "PYTHONDONTWRITEBYTECODE": "1",
-    }
-
-
-def template_for(preload: Sequence[str]) -> Template:
-    """This process's template for ``preload``, started now if there is none: it imports them
-    while the caller goes on. Sandboxes fork their children from it, and trusted graders are
-    forked from it too (:meth:`Template.fork`, :func:`~autograder.sandbox.template.call`)."""
-    return template(preload, _child_env())
 
 
 def _check_name(name: str) -> str:
@@ -271,7 +251,7 @@ class Sandbox:
             "expose": _interpreter_paths(),
             "view_workdir": VIEW_WORKDIR,
             "preload": list(preload),
-            "env": _child_env(),
+            "env": child_env(),
         }
         return json.dumps(cfg)
 
@@ -301,7 +281,7 @@ class Sandbox:
             self._log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600
         )
         try:
-            parent = template(self._preload, _child_env())
+            parent = template(self._preload, child_env())
             deadline = began + self.limits.start_seconds
             pid = parent.spawn(cfg, (req_r, rep_w, self._capture, jail_log), deadline)
         except BaseException:

@@ -173,6 +173,28 @@ class Template:
 _templates: dict[tuple[str, ...], Template] = {}
 
 
+def child_env() -> dict[str, str]:
+    """The whole environment of the template and of every sandboxed child (nothing of the
+    grader's): its interpreter's folder on ``PATH``, one thread, matplotlib's Agg backend."""
+    bindir = str(Path(sys.executable).parent)
+    return {
+        "PATH": f"{bindir}:/usr/local/bin:/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "MPLBACKEND": "Agg",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+
+
+def template_for(preload: Sequence[str]) -> Template:
+    """This process's template for ``preload``, started now if there is none: it imports them
+    while the caller goes on. Sandboxes fork their children from it, and trusted graders are
+    forked from it too (:meth:`Template.fork`, :func:`call`)."""
+    return template(preload, child_env())
+
+
 def template(preload: Sequence[str], env: dict[str, str]) -> Template:
     """This process's template for ``preload`` (started now if there is none or it died)."""
     key = tuple(preload)
