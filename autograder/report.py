@@ -2,34 +2,30 @@
 
 Everything is computed from the per-submission results.json files: scores per question, the
 check lines of each test's ``output`` ("✓ name" / "✗ name: message") for the failure counts,
-``execution_time`` for the timings. Plots are matplotlib figures rendered with the Agg canvas
-(no display, no pyplot state) and embedded as base64 PNGs, so the report opens in any browser.
+``execution_time`` for the timings. Plots are SVG drawn here (bars, axes and text: no plotting
+library to import, about a millisecond each) inline in the page, so the report opens in any
+browser, prints sharp and needs no network; every text in them is escaped.
 """
 
 from __future__ import annotations
 
-import base64
-import io
+import math
 import statistics
-import textwrap
-import warnings
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from autograder.config import Assignment
 from autograder.results import html_text, plain_text
 
-if TYPE_CHECKING:  # matplotlib is imported only to draw (the summary table needs none of it)
-    from matplotlib.axes import Axes
-    from matplotlib.axis import Axis
-    from matplotlib.figure import Figure
-
-FIGURE_WIDTH = 7.0
-"""Inches at 100 dpi: 700 px, within the page's 60em and a printed A4 page's width."""
-LABEL_CHARS = 38
-"""Characters per line of a bar label; longer labels wrap between words, never cut."""
+WIDTH = 700
+"""Pixels of a plot's width: within the page's 60em and a printed A4 page's width."""
+LABEL_CHARS = 40
+"""Characters of a bar label shown; a longer one is cut with "…" (its whole text is the bar's
+tooltip and is in the table below the plots)."""
+ROW = 20
+"""Pixels per bar of a horizontal bar chart."""
 
 
 @dataclass(frozen=True)
@@ -159,81 +155,182 @@ def summary_table(s: Summary) -> str:
 # -- plots and HTML -------------------------------------------------------------------------
 
 
-def _png(fig: Figure) -> str:
-    buf = io.BytesIO()
-    with warnings.catch_warnings():  # a glyph missing from the font is drawn as a box: fine
-        warnings.simplefilter("ignore", UserWarning)
-        fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
-    return base64.b64encode(buf.getvalue()).decode("ascii")
+def _num(x: float) -> str:
+    return f"{x:.1f}".rstrip("0").rstrip(".")
 
 
-def _figure(height: float) -> tuple[Figure, Axes]:
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(FIGURE_WIDTH, height))
-    return fig, fig.subplots()
-
-
-def _integer_ticks(axis: Axis) -> None:
-    from matplotlib.ticker import MaxNLocator
-
-    axis.set_major_locator(MaxNLocator(integer=True))
-
-
-def _wrap(label: str) -> str:
-    """A bar label: plain text (no math: ``$`` is literal), wrapped between words."""
-    text = " ".join(plain_text(label).replace("$", r"\$").split())
-    return "\n".join(textwrap.wrap(text, LABEL_CHARS, break_long_words=False)) or "(no name)"
-
-
-def _histogram(s: Summary) -> Figure:
-    fig, ax = _figure(3.5)
-    bins = max(1, min(31, int(s.possible) + 1))
-    ax.hist(s.totals, bins=bins, range=(0, s.possible), color="#4477aa", edgecolor="white")
-    ax.set_xlabel(f"total score (of {s.possible:g})")
-    ax.set_ylabel("submissions")
-    _integer_ticks(ax.yaxis)
-    ax.set_title(f"Total scores of the {s.graded} graded submissions")
-    return fig
-
-
-def _pass_rates(s: Summary) -> Figure:
-    fig, ax = _figure(0.35 * len(s.questions) + 1.2)
-    names = [q.id for q in s.questions][::-1]
-    ax.barh(names, [100 * q.pass_rate for q in s.questions][::-1], color="#228833")
-    ax.barh(
-        names,
-        [100 * q.mean / q.points if q.points else 0 for q in s.questions][::-1],
-        color="none",
-        edgecolor="black",
-        label="mean points (% of the question)",
+def _svg(title: str, height: float, body: Iterable[str]) -> str:
+    """An SVG plot ``WIDTH`` wide with an accessible ``title``."""
+    return (
+        f"<svg xmlns='http://www.w3.org/2000/svg' role='img' width='{WIDTH}' "
+        f"height='{_num(height)}' viewBox='0 0 {WIDTH} {_num(height)}' font-family='sans-serif' "
+        f"font-size='12'><title>{html_text(title)}</title>{''.join(body)}</svg>"
     )
-    ax.set_xlim(0, 100)
-    ax.set_xlabel("% of graded submissions with full points")
-    ax.legend(loc="lower right", fontsize="small")
-    return fig
 
 
-def _failures(s: Summary, top: int) -> Figure:
-    common = s.failures.most_common(top)
-    labels = [_wrap(f"{q}: {c}") for (q, c), _ in common][::-1]
-    lines = sum(label.count("\n") + 1 for label in labels)
-    fig, ax = _figure(0.2 * lines + 0.12 * len(labels) + 1.2)
-    ax.barh(range(len(labels)), [n for _, n in common][::-1], color="#cc6677")
-    ax.set_yticks(range(len(labels)), labels, fontsize="small")
-    _integer_ticks(ax.xaxis)
-    ax.set_xlabel("graded submissions failing the check")
-    ax.set_title(f"The {len(common)} most failed hidden checks")
-    return fig
+def _text(x: float, y: float, text: str, anchor: str = "start", extra: str = "") -> str:
+    return (
+        f"<text x='{_num(x)}' y='{_num(y)}' text-anchor='{anchor}'{extra}>{html_text(text)}</text>"
+    )
 
 
-def _timings(s: Summary) -> Figure:
-    fig, ax = _figure(3)
-    ax.hist(s.seconds, bins=20, color="#aa7744", edgecolor="white")
-    ax.set_xlabel("grading time of one submission (s, its sandbox included)")
-    ax.set_ylabel("submissions")
-    _integer_ticks(ax.yaxis)
-    return fig
+def _rect(x: float, y: float, w: float, h: float, fill: str, tip: str = "") -> str:
+    inner = f"<title>{html_text(tip)}</title>" if tip else ""
+    return (
+        f"<rect x='{_num(x)}' y='{_num(y)}' width='{_num(max(w, 0))}' height='{_num(max(h, 0))}' "
+        f"fill='{fill}'>{inner}</rect>"
+    )
+
+
+def _label(text: str) -> str:
+    """A bar label: plain text on one line, cut at ``LABEL_CHARS``."""
+    text = " ".join(plain_text(text).split()) or "(no name)"
+    return text if len(text) <= LABEL_CHARS else text[: LABEL_CHARS - 1] + "…"
+
+
+def _ticks(top: float) -> list[float]:
+    """About five round tick values from 0 to at least ``top`` (whole numbers for counts)."""
+    if top <= 0:
+        return [0.0, 1.0]
+    raw = top / 5
+    step = 10 ** math.floor(math.log10(raw))
+    step *= next(m for m in (1, 2, 5, 10) if m * step >= raw)
+    step = max(step, 1.0) if float(top).is_integer() else step
+    return [float(i * step) for i in range(math.ceil(top / step - 1e-9) + 1)]
+
+
+def _bars(
+    title: str,
+    rows: Sequence[tuple[str, float, str]],
+    *,
+    top: float,
+    xlabel: str,
+    color: str,
+    marks: Sequence[float] = (),
+    mark_label: str = "",
+) -> str:
+    """Horizontal bars, one per ``(label, value, tooltip)`` row, on an axis from 0 to ``top``;
+    ``marks`` (one per row) draws an outline bar to that value too."""
+    left, right, head = 280, 20, 26
+    plot = WIDTH - left - right
+    ticks = _ticks(top)
+    scale = plot / ticks[-1]
+    height = head + ROW * len(rows) + 40 + (16 if marks else 0)
+    body = [_text(WIDTH / 2, 16, title, "middle", " font-weight='bold'")]
+    for i, (label, value, tip) in enumerate(rows):
+        y = head + i * ROW
+        body.append(_text(left - 6, y + ROW * 0.7, _label(label), "end"))
+        body.append(_rect(left, y + 3, value * scale, ROW - 6, color, tip or label))
+        if marks:
+            w = _num(max(marks[i] * scale, 0))
+            body.append(
+                f"<rect x='{left}' y='{_num(y + 3)}' width='{w}' height='{ROW - 6}' "
+                "fill='none' stroke='black'/>"
+            )
+    base = head + ROW * len(rows)
+    body.append(f"<line x1='{left}' y1='{base}' x2='{left + plot}' y2='{base}' stroke='black'/>")
+    for t in ticks:
+        body.append(_text(left + t * scale, base + 14, _num(t), "middle"))
+    body.append(_text(left + plot / 2, base + 32, xlabel, "middle"))
+    if marks:
+        body.append(_text(left + plot, base + 50, f"outline: {mark_label}", "end"))
+    return _svg(title, height, body)
+
+
+def _histogram(
+    title: str, values: Sequence[float], *, low: float, high: float, bins: int, xlabel: str
+) -> str:
+    """Columns counting ``values`` in ``bins`` equal bins from ``low`` to ``high``."""
+    high = high if high > low else low + 1
+    width = (high - low) / bins
+    counts = [0] * bins
+    for v in values:
+        counts[min(bins - 1, max(0, int((v - low) / width)))] += 1
+    left, right, head, plot_h = 50, 20, 26, 160
+    plot = WIDTH - left - right
+    ticks = _ticks(max(counts))
+    scale = plot_h / ticks[-1]
+    base = head + plot_h
+    body = [_text(WIDTH / 2, 16, title, "middle", " font-weight='bold'")]
+    for t in ticks:
+        y = base - t * scale
+        body.append(f"<line x1='{left}' y1='{_num(y)}' x2='{WIDTH - right}' y2='{_num(y)}' ")
+        body.append("stroke='#ddd'/>" if t else "stroke='black'/>")
+        body.append(_text(left - 6, y + 4, _num(t), "end"))
+    step = plot / bins
+    for i, n in enumerate(counts):
+        a, b = low + i * width, low + (i + 1) * width
+        tip = f"{n} submission(s) from {_num(a)} to {_num(b)}"
+        x, h = left + i * step + 1, n * scale
+        body.append(_rect(x, base - h, step - 2, h, "#4477aa", tip))
+    for t in _ticks(high - low):
+        if t <= high - low:
+            body.append(_text(left + t / (high - low) * plot, base + 14, _num(low + t), "middle"))
+    body.append(_text(left + plot / 2, base + 32, xlabel, "middle"))
+    body.append(_text(14, head + plot_h / 2, "submissions", "middle",
+                      f" transform='rotate(-90 14 {_num(head + plot_h / 2)})'"))  # fmt: skip
+    return _svg(title, base + 42, body)
+
+
+def _plots(s: Summary, top: int) -> list[tuple[str, str]]:
+    """(heading, SVG) of each plot of the report."""
+    plots = [
+        (
+            "Total scores",
+            _histogram(
+                f"Total scores of the {s.graded} graded submissions",
+                s.totals,
+                low=0,
+                high=s.possible,
+                bins=max(1, min(31, int(s.possible) + 1)),
+                xlabel=f"total score (of {s.possible:g})",
+            ),
+        ),
+        (
+            "Pass rate per question",
+            _bars(
+                "Graded submissions with full points, per question (%)",
+                [(q.id, 100 * q.pass_rate if q.scores else 0, "") for q in s.questions],
+                top=100,
+                xlabel="% of graded submissions with full points",
+                color="#228833",
+                marks=[
+                    100 * q.mean / q.points if q.scores and q.points else 0 for q in s.questions
+                ],
+                mark_label="mean points (% of the question)",
+            ),
+        ),
+    ]
+    if s.failures:
+        common = s.failures.most_common(top)
+        rows = [(f"{q}: {c}", n, f"{q}: {c}") for (q, c), n in common]
+        plots.append(
+            (
+                "Common mistakes (failed hidden checks)",
+                _bars(
+                    f"The {len(common)} most failed hidden checks",
+                    rows,
+                    top=max(n for _, n, _ in rows),
+                    xlabel="graded submissions failing the check",
+                    color="#cc6677",
+                ),
+            )
+        )
+    if s.seconds:
+        plots.append(
+            (
+                "Timings",
+                _histogram(
+                    "Grading time of one submission",
+                    s.seconds,
+                    low=0,
+                    high=max(s.seconds),
+                    bins=20,
+                    xlabel="grading time of one submission (s, its sandbox included)",
+                ),
+            )
+        )
+    return plots
 
 
 def report_html(
@@ -244,22 +341,17 @@ def report_html(
     wall_seconds: float | None = None,
     top: int = 25,
 ) -> str:
-    """A self-contained HTML page: the summary, the plots (embedded PNGs), the failing rows."""
+    """A self-contained HTML page: the summary, the plots (inline SVG), the failing rows."""
     esc = html_text
-    figures = [("Total scores", _histogram(s)), ("Pass rate per question", _pass_rates(s))]
-    if s.failures:
-        figures.append(("Common mistakes (failed hidden checks)", _failures(s, top)))
-    if s.seconds:
-        figures.append(("Timings", _timings(s)))
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
         "<meta name='viewport' content='width=device-width, initial-scale=1'>",
         f"<title>{esc(assignment.id)}: grading report</title>",
         "<style>body{font-family:sans-serif;max-width:60em;margin:auto;padding:0 1em}"
-        "img{max-width:100%;height:auto}pre{overflow-x:auto}"
+        "svg{max-width:100%;height:auto}pre{overflow-x:auto}"
         "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px;"
         "overflow-wrap:anywhere}td.n{text-align:right}"
-        "@media print{body{max-width:none}h2{break-after:avoid}img{break-inside:avoid}}"
+        "@media print{body{max-width:none}h2{break-after:avoid}svg{break-inside:avoid}}"
         "</style></head><body>",
         f"<h1>{esc(assignment.title)}</h1>",
         f"<pre>{esc(summary_table(s))}</pre>",
@@ -271,9 +363,8 @@ def report_html(
             + (f"; this run took {wall_seconds:.0f} s." if wall_seconds is not None else ".")
             + "</p>"
         )
-    for title, fig in figures:
-        parts.append(f"<h2>{esc(title)}</h2><img alt='{esc(title)}' src='data:image/png;base64,")
-        parts.append(_png(fig) + "'>")
+    for heading, svg in _plots(s, top):
+        parts.append(f"<h2>{esc(heading)}</h2>{svg}")
     if s.failures:
         parts.append("<h2>Failed hidden checks</h2><table><tr><th>question</th><th>check</th>")
         parts.append("<th>submissions</th></tr>")

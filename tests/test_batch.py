@@ -140,7 +140,7 @@ def test_every_fake_submission_gets_one_row_and_failures_cost_only_their_own(
     assert s.failures[("p3_softmax", "right value")] == 15
     assert s.failures[("p2_var_y", "right value")] == 0
     page = (out / "report.html").read_text()
-    assert page.count("data:image/png;base64,iVBOR") == 4  # histogram, pass rate, checks, times
+    assert page.count("<svg ") == 4  # histogram, pass rate, checks, times
     assert "hangs" in page and "longer than 3 s" in page
 
 
@@ -436,7 +436,7 @@ def test_a_real_class_gets_its_expected_grades_and_a_rerun_grades_nothing(
     loops = json.loads((out / "loops" / "results.json").read_text())
     var_y = next(t for t in loops["tests"] if t["name"] == "p2_var_y")
     assert "timed out" in var_y["output"]
-    assert "data:image/png;base64," in (out / "report.html").read_text()
+    assert "<svg " in (out / "report.html").read_text()
 
     again = grade_batch(fast, [tmp_path / "class"], out=out, jobs=2)
     assert again.graded == [] and len(again.skipped) == 32
