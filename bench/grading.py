@@ -10,9 +10,11 @@ kernel are descendants of the measured process, so they are counted):
 - ``ours``: what Gradescope's ``run_autograder`` runs, ``python -m autograder.gradescope``, on a
   simulated ``/autograder`` made from the assignment's autograder zip (falls back to
   ``python -m autograder grade`` when the build makes no zip).
-- ``ours, phases``: the same grading with :func:`autograder.grading.grade_submission` instrumented
-  (its pieces wrapped in timers: start-up imports, load_submission, reference and hidden-test
-  import, sandbox start, exec_cells, each question's hidden test, sandbox close).
+- ``ours, phases``: the same process tree (the sandbox template, the grader forked from it, the
+  child forked for that grader) with :func:`autograder.grading.grade_submission` instrumented in
+  the grader: start-up imports, the template's imports and the fork of the grader, the grader's
+  imports, load_submission, reference and hidden-test import, sandbox start, exec_cells, each
+  question's hidden test, sandbox close. CPU is that of the whole tree during each phase.
 - ``otter``: ``otter run -a <zip> -o DIR <submission>`` on an otter-assign build of the same
   source with the ``otter_ignore`` tags removed, so every cell runs as a student runs it,
   including the demo training (MNIST, fits, plots); public tests as otter's tests.
@@ -242,45 +244,83 @@ def measure(
     )
 
 
-# -- the phases child: grade_submission with its pieces wrapped in timers -------------------
+# -- the phases child: the grading process tree with its pieces wrapped in timers -----------
 
 
-def _phases_child(config: Path, submission: Path) -> None:
-    """Grade ``submission`` like the CLI does, timing each piece; print one JSON line."""
-    events: list[dict[str, Any]] = []
-    me = os.getpid()
-    seen: dict[tuple[int, int], int] = {}
+class _Clock:
+    """Phase events timed in wall seconds and in CPU seconds of the process tree of ``root``
+    (the phases child: the template, the grader it forks and the sandboxed child are all in
+    it; a process that exits keeps its last reading, so the sum never goes down)."""
 
-    def cpu_now() -> float:
-        """CPU seconds of every process of this tree so far (a killed child keeps its last
-        reading, so the sum never goes down when the sandbox child is killed)."""
-        for pid, (_, start, own, _) in _tree(me).items():
-            seen[(pid, start)] = max(seen.get((pid, start), 0), own)
-        return sum(seen.values()) / TICK
+    def __init__(self, root: int) -> None:
+        self.root = root
+        self.events: list[dict[str, Any]] = []
+        self._seen: dict[tuple[int, int], int] = {}
 
-    def mark(name: str, began: float, cpu_began: float) -> None:
-        events.append(
-            {"phase": name, "start": began, "end": time.monotonic(), "cpu_s": cpu_now() - cpu_began}
+    def cpu_now(self) -> float:
+        for pid, (_, start, own, _) in _tree(self.root).items():
+            self._seen[(pid, start)] = max(self._seen.get((pid, start), 0), own)
+        return sum(self._seen.values()) / TICK
+
+    def mark(self, name: str, began: float, cpu_began: float, end: float | None = None) -> None:
+        self.events.append(
+            {
+                "phase": name,
+                "start": began,
+                "end": time.monotonic() if end is None else end,
+                "cpu_s": self.cpu_now() - cpu_began,
+            }
         )
 
-    def timed(name: str | Callable[..., str], fn: Callable[..., Any]) -> Callable[..., Any]:
+    def timed(self, name: str | Callable[..., str], fn: Callable[..., Any]) -> Callable[..., Any]:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            began, cpu = time.monotonic(), cpu_now()
+            began, cpu = time.monotonic(), self.cpu_now()
             try:
                 return fn(*args, **kwargs)
             finally:
-                mark(name(*args, **kwargs) if callable(name) else name, began, cpu)
+                self.mark(name(*args, **kwargs) if callable(name) else name, began, cpu)
 
         return wrapper
 
-    began, cpu = time.monotonic(), cpu_now()
-    import autograder.grading as grading  # noqa: PLC0415 - the start-up being measured
-    from autograder.config import find_assignment  # noqa: PLC0415
-    from autograder.results import write_json  # noqa: PLC0415
+
+def _phases_child(config: Path, submission: Path) -> None:
+    """Grade ``submission`` as the CLI and Gradescope do (the grader forked from the sandbox
+    template), timing each piece; print one JSON line."""
+    import grading as bench  # noqa: PLC0415 - this file by its module name: pickled to the fork
+
+    clock = bench._Clock(os.getpid())
+    began, cpu = time.monotonic(), clock.cpu_now()
+    from autograder.config import find_assignment  # noqa: PLC0415 - the start-up being measured
+    from autograder.sandbox import call, template_for  # noqa: PLC0415
 
     assignment = find_assignment(ASSIGNMENT, config)
-    mark("start-up: imports, grader.yml", began, cpu)
+    clock.mark("start-up: imports, grader.yml", began, cpu)
+    began, cpu = time.monotonic(), clock.cpu_now()
+    parent = template_for(assignment.preload)
+    with tempfile.TemporaryDirectory(prefix="agbench-out-") as out:
+        entered, events, missing, score = call(
+            parent, bench._phases_grade, clock.root, assignment, submission, Path(out)
+        )
+    clock.mark("template: imports, Adam step; fork of the grader", began, cpu, end=entered[0])
+    clock.events[-1]["cpu_s"] = entered[1] - cpu
+    clock.events += events
+    print(
+        PHASES_TAG + json.dumps({"events": clock.events, "missing": missing, "score": score}),
+        flush=True,
+    )
 
+
+def _phases_grade(
+    root: int, assignment: Any, submission: Path, out: Path
+) -> tuple[tuple[float, float], list[dict[str, Any]], list[str], float]:
+    """In the grader forked from the template: ``grade_submission`` with its pieces timed."""
+    clock = _Clock(root)
+    entered = (time.monotonic(), clock.cpu_now())
+    began, cpu = entered[0], entered[1]
+    import autograder.grading as grading  # noqa: PLC0415 - loaded after the fork, as it is
+    from autograder.results import write_json  # noqa: PLC0415
+
+    clock.mark("grader imports (after the fork)", began, cpu)
     missing = []
     for attr, label in [
         ("load_submission", "load_submission"),
@@ -288,11 +328,11 @@ def _phases_child(config: Path, submission: Path) -> None:
         ("hidden_tests", "hidden tests import"),
     ]:
         if hasattr(grading, attr):
-            setattr(grading, attr, timed(label, getattr(grading, attr)))
+            setattr(grading, attr, clock.timed(label, getattr(grading, attr)))
         else:
             missing.append(attr)
     if hasattr(grading, "grade_question"):
-        grading.grade_question = timed(
+        grading.grade_question = clock.timed(
             lambda sandbox, question, *a, **k: f"hidden test {question.id}",
             grading.grade_question,
         )
@@ -303,31 +343,25 @@ def _phases_child(config: Path, submission: Path) -> None:
 
     class TimedSandbox(base):  # type: ignore[misc, valid-type]
         def __init__(self, *args: Any, **kwargs: Any) -> None:
-            timed("sandbox start (template ready, fork)", super().__init__)(*args, **kwargs)
+            clock.timed("sandbox start (fork of the child)", super().__init__)(*args, **kwargs)
 
         def exec_cells(self, cells: Sequence[str]) -> Any:
             if getattr(self, "_bench_timed", False):  # a hidden test's own cell (t.define)
                 return super().exec_cells(cells)
             self._bench_timed = True
-            return timed("exec_cells (the submission's code)", super().exec_cells)(cells)
+            return clock.timed("exec_cells (the submission's code)", super().exec_cells)(cells)
 
         def __exit__(self, *exc: object) -> None:
-            timed("sandbox close", super().__exit__)(*exc)
+            clock.timed("sandbox close", super().__exit__)(*exc)
 
     grading.Sandbox = TimedSandbox
-    with tempfile.TemporaryDirectory(prefix="agbench-out-") as out:
-        began, cpu = time.monotonic(), cpu_now()
-        results = grading.grade_submission(
-            assignment, submission, slot=PHASES_SLOT, hide=[Path(out)]
-        )
-        mark("grade_submission (total)", began, cpu)
-        began, cpu = time.monotonic(), cpu_now()
-        write_json(Path(out) / "results.json", results)
-        mark("write results.json", began, cpu)
-    print(
-        PHASES_TAG + json.dumps({"events": events, "missing": missing, "score": results["score"]}),
-        flush=True,
-    )
+    began, cpu = time.monotonic(), clock.cpu_now()
+    results = grading.grade_submission(assignment, submission, slot=PHASES_SLOT, hide=[out])
+    clock.mark("grade_submission (total)", began, cpu)
+    began, cpu = time.monotonic(), clock.cpu_now()
+    write_json(out / "results.json", results)
+    clock.mark("write results.json", began, cpu)
+    return entered, clock.events, missing, results["score"]
 
 
 # -- preparing the two builds -----------------------------------------------------------------
@@ -680,8 +714,9 @@ def report(
     lines += targets(results, idle)
     lines += [
         "",
-        "Our grading, phase by phase (instrumented `grade_submission` in a child process; "
-        "RSS/PSS sampled every 50 ms, so phases under ~0.1 s may show the previous level):",
+        "Our grading, phase by phase (`grade_submission` instrumented in the grader forked from "
+        "the sandbox template; CPU of the whole tree; RSS/PSS sampled every 50 ms, so phases "
+        "under ~0.1 s may show the previous level):",
         "",
         "| phase | wall s | CPU s | peak RSS MiB | peak PSS MiB |",
         "|---|---:|---:|---:|---:|",
