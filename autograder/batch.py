@@ -449,21 +449,18 @@ def row_of(results: Mapping[str, Any]) -> dict[str, Any]:
 def _serve(
     conn: multiprocessing.connection.Connection,
     slot: int,
-    grade: GradeFn,
+    grade: GradeFn | None,
     assignment: Assignment,
     hide: list[Path],
     log_path: str,
 ) -> None:
-    """Worker loop: check the assignment's authoring, then grade the paths sent on ``conn`` one
-    by one and answer with their results.
-
-    SIGINT is ignored (the batch process decides what an interrupt means); SIGTERM raises
-    SystemExit so that the sandbox of the submission in flight is cleaned up on the way out.
-    """
+    """Worker loop (forked from the sandbox template, whose SIGTERM handling it keeps): check
+    the assignment's authoring, then grade the paths sent on ``conn`` one by one and answer with
+    their results."""
+    from autograder.grading import grade_submission
     from autograder.verify import check_authoring
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    grade = grade or grade_submission
     fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     os.dup2(fd, 1)
     os.dup2(fd, 2)
@@ -601,10 +598,8 @@ def grade_batch(
     Returns on completion and on Ctrl-C/SIGTERM (``interrupted``), after the in-flight workers
     are stopped; what finished is on disk, ``grades.csv`` included.
     """
-    from autograder.grading import grade_submission  # torch, numpy: only when a batch runs
-    from autograder.report import report_html, summarize  # matplotlib
+    from autograder.report import report_html, summarize
 
-    grade = grade or grade_submission
     began = time.monotonic()
     out = Path(out)
     jobs = jobs or len(os.sched_getaffinity(0))
@@ -693,7 +688,7 @@ def _run(
     todo: deque[Item],
     jobs: int,
     timeout: float,
-    grade: GradeFn,
+    grade: GradeFn | None,
     hide: list[Path],
     finish: Callable[[Item, dict[str, Any], float], None],
     bar: tqdm,

@@ -41,7 +41,8 @@ START_SECONDS = 300.0
 
 
 class Template:
-    """A running template process that has imported ``preload`` and forks launchers on request."""
+    """A running template process that has imported ``preload`` and forks, on request, the
+    sandboxed children's launchers and trusted graders."""
 
     proc: subprocess.Popen[bytes] | None
 
@@ -285,7 +286,12 @@ class Forked(Child):
 
 
 def _forked_main(conn_fd: int, sock_fd: int, preload: tuple[str, ...]) -> None:
-    """Entry of a trusted process forked by the template (``_template.fork_trusted``)."""
+    """Entry of a trusted process forked by the template (``_template.fork_trusted``).
+
+    SIGINT is ignored (the requester decides what an interrupt means); SIGTERM raises SystemExit,
+    so that the sandbox of the submission in flight is cleaned up on the way out."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     conn = Connection(conn_fd)
     env, cwd, level, target, args = conn.recv()
     os.environ.clear()
@@ -321,6 +327,7 @@ def call(parent: Template, fn: Callable[..., Any], *args: Any, **kwargs: Any) ->
         except (EOFError, OSError):
             proc.join()
             raise SandboxError(exit_reason(proc.exitcode)) from None
+        proc.join(30)  # it exits once it has answered
         if kind == "error":
             raise value
         return value
