@@ -52,6 +52,7 @@ from autograder.config import (
 )
 from autograder.results import write_json
 from autograder.sandbox import call, template_for
+from autograder.source import COMPILED_SUFFIX, compiled_reference
 from autograder.submission import Submission, SubmissionError, load_submission
 from autograder.written import WrittenAnswer, read_written
 
@@ -301,6 +302,8 @@ def zip_entries(assignment: Assignment) -> dict[str, tuple[bytes, int]]:
         for arcname, path in _tree(folder, base):
             entries[arcname] = (path.read_bytes(), 0o644)
     entries[CONFIG_NAME] = ((root / CONFIG_NAME).read_bytes(), 0o644)
+    compiled = assignment.source.relative_to(root).as_posix() + COMPILED_SUFFIX
+    entries[compiled] = (compiled_reference(assignment.source), 0o644)
     return entries
 
 

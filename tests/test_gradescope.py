@@ -27,6 +27,7 @@ import pytest
 import yaml
 
 import autograder
+from autograder import source
 from autograder.build import build
 from autograder.gradescope import (
     failure_results,
@@ -36,6 +37,7 @@ from autograder.gradescope import (
     setup_script,
     validate_results,
     write_zip,
+    zip_entries,
 )
 from autograder.submission import SubmissionError
 from autograder.written import written_answers
@@ -573,3 +575,26 @@ def test_a_renamed_notebook_is_graded_and_its_receipt_says_what_ran(ex08, built,
     assert f"graded code cell {len(cells)} (error), starting: raise ValueError('boom')" in text
     assert "when the course staff publish the grades" in text
 
+
+
+def test_the_zip_carries_the_reference_cells_used_only_beside_the_bytes_they_came_from(
+    ex08, tmp_path, monkeypatch
+):
+    """Grading in the zip reads the reference cells the build extracted (no jupytext parse),
+    and only while the source beside them is the one they were extracted from."""
+    name = ex08.source.relative_to(ex08.root).as_posix() + source.COMPILED_SUFFIX
+    compiled = zip_entries(ex08)[name][0]
+    cells = source.reference_cells(source.read_source(ex08.source))
+    assert json.loads(compiled)["cells"] == cells and len(cells) > 10
+    copy = tmp_path / ex08.source.name
+    copy.write_bytes(ex08.source.read_bytes())
+    (tmp_path / (copy.name + source.COMPILED_SUFFIX)).write_bytes(compiled)
+
+    def no_parse(path):
+        raise AssertionError(f"parsed {path}")
+
+    monkeypatch.setattr(source, "read_source", no_parse)
+    assert source.reference_sources(copy) == cells
+    copy.write_bytes(ex08.source.read_bytes() + b"\nANSWER = 42\n")  # edited after the build
+    with pytest.raises(AssertionError, match="parsed"):
+        source.reference_sources(copy)
