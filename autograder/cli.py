@@ -122,15 +122,15 @@ def grade(
     Writes OUT/<name>/results.json as each finishes, OUT/grades.csv, OUT/report.html and
     OUT/batch.log. Re-running skips what is already graded (same file, grader version and seed).
     """
-    from autograder.grading import isolation_refusal
     from autograder.report import summary_table
     from autograder.results import read_written_scores
+    from autograder.sandbox import call, template_for
 
     a = load_assignment(assignment, config)
     if unsafe:
         a = replace(a, min_isolation="none")
     elif not (cluster["scheduler"] or cluster["cluster"]) and (  # workers check their own
-        refusal := isolation_refusal(a, hide=[out, *submissions])
+        refusal := call(template_for(a.preload), _isolation_refusal, a, [out, *submissions])
     ):
         click.echo(f"error: refusing to grade: {refusal} (--unsafe grades anyway)", err=True)
         sys.exit(3)
@@ -172,6 +172,15 @@ def grade(
     if result.summary.count and not result.summary.graded:
         click.echo("error: no submission could be graded (see batch.log)", err=True)
         sys.exit(1)
+
+
+def _isolation_refusal(assignment: Assignment, hide: list[Path]) -> str | None:
+    """``isolation_refusal``, in a process forked from the sandbox template as the grading will
+    be: the grading modules (numpy) stay out of this process, which only writes what the workers
+    send."""
+    from autograder.grading import isolation_refusal
+
+    return isolation_refusal(assignment, hide=hide)
 
 
 @cli.command()
