@@ -124,17 +124,17 @@ def grade(
     """
     from autograder.report import summary_table
     from autograder.results import read_written_scores
-    from autograder.sandbox import call, template_for
+    from autograder.sandbox import SandboxError, call, template_for
 
     a = load_assignment(assignment, config)
-    if unsafe:
-        a = replace(a, min_isolation="none")
-    elif not (cluster["scheduler"] or cluster["cluster"]) and (  # workers check their own
-        refusal := call(template_for(a.preload), _isolation_refusal, a, [out, *submissions])
-    ):
-        click.echo(f"error: refusing to grade: {refusal} (--unsafe grades anyway)", err=True)
-        sys.exit(3)
     try:
+        if unsafe:
+            a = replace(a, min_isolation="none")
+        elif not (cluster["scheduler"] or cluster["cluster"]) and (  # workers check their own
+            refusal := call(template_for(a.preload), _isolation_refusal, a, [out, *submissions])
+        ):
+            click.echo(f"error: refusing to grade: {refusal} (--unsafe grades anyway)", err=True)
+            sys.exit(3)
         scores = None
         if written_csv is not None:
             scores = read_written_scores(written_csv, [q.id for q in a.questions if q.manual])
@@ -154,6 +154,8 @@ def grade(
         raise
     except (BatchError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
+    except SandboxError as exc:  # no template here (no seccomp, a killed template...)
+        raise click.ClickException(f"cannot grade on this machine: {exc}") from None
     if result.skipped:
         click.echo(f"already graded, skipped: {len(result.skipped)} (--force regrades them)")
     if result.interrupted:

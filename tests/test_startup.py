@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -146,3 +147,25 @@ def test_a_dead_template_is_replaced_and_the_sandbox_goes_on():
         assert _templates[()] is not old and _templates[()].proc.poll() is None
         assert sb.exec_cells(["x += 1"])[0].status == "ok"
         assert sb.request({"op": "get", "name": "x"}) == 42
+
+
+def test_a_template_that_cannot_start_is_one_error_line_not_a_traceback(tmp_path):
+    """Where the sandbox template cannot start (here torch's library cannot be mapped in its
+    address space), `autograder grade` says so in one error with the template's own output, and
+    exits 1: no traceback of the CLI's."""
+
+    def small_address_space() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (400 << 20, 400 << 20))  # the CLI fits, torch not
+
+    sub = tmp_path / "alice.ipynb"
+    sub.write_text("{}")
+    run = subprocess.run(
+        [sys.executable, "-m", "autograder", "grade", "-a", "ex08", "-o", str(tmp_path / "out"),
+         "--config", str(ROOT / "grader.yml"), str(sub)],
+        capture_output=True, text=True, timeout=300, preexec_fn=small_address_space,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    assert run.returncode == 1, run.stderr
+    assert run.stderr.startswith("Error: cannot grade on this machine: the sandbox template died")
+    assert any(why in run.stderr for why in ("libtorch", "MemoryError", "bad_alloc"))
+    assert "autograder/cli.py" not in run.stderr
