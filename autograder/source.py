@@ -68,7 +68,7 @@ def reference_cells(nb: nbformat.NotebookNode) -> list[str]:
 COMPILED_SUFFIX = ".reference.json"
 """Beside a source in the Gradescope zip: its reference cells, extracted by the build with the
 source's SHA-256, so that grading there reads JSON instead of parsing the source (importing
-jupytext and parsing ex08 cost ~0.25 CPU-s, a tenth of a grading)."""
+jupytext and parsing a 200-cell source cost ~0.25 CPU-s, a tenth of a grading)."""
 
 
 def compiled_reference(path: Path) -> bytes:
