@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import hashlib
 import logging
 import math
+import pickle
 import random
 import sys
 import zlib
@@ -185,6 +187,35 @@ class Tester:
         ``random``, numpy's global generator and torch (when imported) in the child first."""
         return int(self.rng.integers(0, 2**31 - 1))
 
+    def once(self, key: str, compute: Callable[[], Any]) -> Any:
+        """``compute()``'s value, computed once per process for each question, seed and ``key``.
+
+        For a reference result that depends only on the assignment, the seed and the question
+        (e.g. a reference model trained on the question's seeded data): a batch worker computes
+        it for its first submission only. The memo is exact. It is keyed by the state of this
+        question's rng before the call (with torch's grad mode and default dtype); a later call
+        gets a copy of the value and leaves the rng as ``compute()`` left it, so the test reads
+        on exactly as if it had computed it. A computation that changes a global generator
+        (``random``, numpy's, torch's) is not memoised, since its value may depend on their
+        state: draw from ``t.rng`` (``t.draw_seed()`` inside ``torch.random.fork_rng()``).
+        ``compute`` must not touch the sandbox (``t.call``: the student's part is not memoised)
+        and must depend on nothing else that changes between submissions."""
+        memo_key = (id(self.ref), key, _digest(_key_state(self.rng)))
+        if memo_key in _ONCE:
+            value, after = _ONCE[memo_key]
+            self.rng.bit_generator.state = after
+            return copy.deepcopy(value)
+        before = _digest(_global_random_state())
+        value = compute()
+        if _digest(_global_random_state()) != before:
+            log.debug("once(%r): not memoised, it changed a global generator", key)
+            return value
+        try:
+            _ONCE[memo_key] = (copy.deepcopy(value), self.rng.bit_generator.state)
+        except Exception:  # noqa: BLE001 - a value that cannot be copied is computed each time
+            log.debug("once(%r): not memoised, the value cannot be copied", key, exc_info=True)
+        return value
+
     def reference(self, name: str, *args: Any, seed: int | None = None, **kwargs: Any) -> Any:
         """The reference's ``name(*args, **kwargs)`` on copies of the arguments, seeded as
         ``call(..., seed=seed)`` seeds the child (``random``, numpy, torch when imported)."""
@@ -214,6 +245,26 @@ class Tester:
         expected = self.reference(name, *args, seed=seed, **kwargs)
         expect_like(got, expected, what or f"the result of {name}", rtol=rtol, atol=atol)
         return got
+
+
+_ONCE: dict[tuple[int, str, bytes], tuple[Any, dict[str, Any]]] = {}
+"""``Tester.once``'s memo: (reference namespace, key, rng state before) → (value, rng after)."""
+
+
+def _key_state(rng: np.random.Generator) -> tuple[Any, ...]:
+    torch = sys.modules.get("torch")
+    modes = (torch.is_grad_enabled(), str(torch.get_default_dtype())) if torch else ()
+    return (rng.bit_generator.state, *modes)
+
+
+def _global_random_state() -> tuple[Any, ...]:
+    torch = sys.modules.get("torch")
+    return (random.getstate(), np.random.get_state(), *([torch.get_rng_state()] if torch else []))
+
+
+def _digest(state: tuple[Any, ...]) -> bytes:
+    plain = [s.numpy().tobytes() if hasattr(s, "numpy") else s for s in state]
+    return hashlib.sha256(pickle.dumps(plain, protocol=5)).digest()
 
 
 def _student_error(exc: StudentError) -> str:

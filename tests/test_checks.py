@@ -130,3 +130,39 @@ def test_compare_calls_both_sides_with_the_same_arguments(tester):
         ("a wrong mse", False, "the loss is wrong on some inputs (too large)"),
         ("the same seed on both sides", True, ""),
     ]
+
+
+def test_once_computes_once_per_rng_state_and_reads_on_as_if_it_had_computed():
+    """Three submissions' testers of one question: the second gets the first's value (a copy)
+    and is left with the rng state the computation left, so what it draws next is what a fresh
+    computation would have let it draw; another seed is computed afresh; a computation that
+    changes a global generator is computed every time."""
+    reference: dict = {}
+    computed = []
+
+    def run(seed: int, key: str = "training", global_draw: bool = False) -> tuple:
+        t = checks.Tester(None, reference, checks.question_rng(seed, "q"))  # type: ignore[arg-type]
+        torch.manual_seed(len(computed))  # what earlier work left in the global generators
+        weights = t.rng.normal(size=3)  # drawn before: part of the memo's key
+
+        def train() -> dict:
+            computed.append(seed)
+            with torch.random.fork_rng():
+                torch.manual_seed(t.draw_seed())
+                noise = torch.randn(3)
+            loss = float(np.random.rand()) if global_draw else float(noise.sum())
+            return {"w": torch.tensor(weights) + noise, "loss": loss}
+
+        value = t.once(key, train)
+        after = t.rng.normal(size=2)
+        value["w"].add_(100)  # a caller's change must not reach the memo
+        return value["w"] - 100, value["loss"], after
+
+    first, second, other = run(seed=7), run(seed=7), run(seed=8)
+    assert computed == [7, 8]
+    assert torch.equal(first[0], second[0]) and first[1] == second[1]
+    assert np.array_equal(first[2], second[2])
+    assert not torch.equal(first[0], other[0])
+    run(seed=7, key="global", global_draw=True)
+    run(seed=7, key="global", global_draw=True)
+    assert computed == [7, 8, 7, 7]

@@ -23,6 +23,7 @@ or the hidden inputs.
 
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
@@ -250,8 +251,13 @@ def p1_train(t: Tester) -> None:
     weights, biases = _mlp_params(t, 3, 16)
     x = _np(t.ref["sample_grid"](12)).astype(np.float32)
     y = _np(t.ref["compute_f_true"](_t(x))).astype(np.float32)
-    ref_w, ref_b = [_t(w, True) for w in weights], [_t(b, True) for b in biases]
-    ref_losses = t.ref["train_network"](steps, ref_w, ref_b, _t(x), _t(y), lr=lr, verbose=False)
+
+    def reference_training() -> tuple[list, list, list]:
+        ref_w, ref_b = [_t(w, True) for w in weights], [_t(b, True) for b in biases]
+        losses = t.ref["train_network"](steps, ref_w, ref_b, _t(x), _t(y), lr=lr, verbose=False)
+        return losses, ref_w, ref_b  # the weights trained in place too
+
+    ref_losses, ref_w, ref_b = t.once("reference training", reference_training)
 
     def train_args(targets: np.ndarray) -> list:
         w, b = [tensor(w, True) for w in weights], [tensor(b, True) for b in biases]
@@ -391,15 +397,22 @@ def p1_train_epoch(t: Tester) -> None:
     state = {k: v.detach().numpy().copy() for k, v in net.state_dict().items()}
     x, y = _mnist_like(t, 192)
     batch, lr = 48, 1e-2
-    ds = torch.utils.data.TensorDataset(_t(x), _t(y))
-    ref_loss, ref_acc = t.ref["train_epoch"](
-        net,
-        "cpu",
-        torch.utils.data.DataLoader(ds, batch_size=batch, shuffle=False),
-        torch.optim.Adam(net.parameters(), lr=lr),
-        1,
-        torch.nn.CrossEntropyLoss(),
-    )
+
+    def reference_epoch() -> tuple[list, list, torch.nn.Module]:
+        ds = torch.utils.data.TensorDataset(_t(x), _t(y))
+        trained = copy.deepcopy(net)
+        with torch.random.fork_rng():  # the loader draws its base seed: the global state stays
+            loss, acc = t.ref["train_epoch"](
+                trained,
+                "cpu",
+                torch.utils.data.DataLoader(ds, batch_size=batch, shuffle=False),
+                torch.optim.Adam(trained.parameters(), lr=lr),
+                1,
+                torch.nn.CrossEntropyLoss(),
+            )
+        return loss, acc, trained
+
+    ref_loss, ref_acc, net = t.once("reference epoch", reference_epoch)
     n_batches = len(x) // batch
     with t.check("returns one Python float loss and accuracy per batch", weight=0.5):
         reply = t.call(
