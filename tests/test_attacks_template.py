@@ -303,3 +303,52 @@ def test_a_grader_killed_mid_submission_takes_its_sandbox_with_it(ex08: Assignme
     while Path(f"/proc/{launcher}").exists() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not Path(f"/proc/{launcher}").exists()
+
+
+def ask_and_die(conn) -> None:  # noqa: ANN001 - a Connection
+    """A grader that leaves a request in the template's socket and dies before the answer."""
+    from autograder.sandbox.template import _templates
+
+    conn.recv()  # the go, once the template is stopped
+    (mine,) = _templates.values()  # the template, through this grader's own socket
+    mine.sock.send(json.dumps({"op": "wait", "pid": 1}).encode())  # not its child either
+    os._exit(0)
+
+
+def test_a_grader_that_dies_with_a_request_unanswered_costs_the_template_nothing() -> None:
+    """The template reads the dead grader's request, fails to answer it (and refuses it: pid 1
+    was not forked for that grader), and serves its other graders and sandboxes on."""
+    import select
+
+    from autograder.sandbox.template import template_for
+
+    parent = template_for(("numpy",))
+    with Sandbox(limits=Limits(start_seconds=60), preload=("numpy",), slot=234):
+        pass  # the template is ready
+    grader = parent.fork(ask_and_die, (), timeout=60)
+    os.kill(parent.proc.pid, signal.SIGSTOP)
+    try:
+        grader.conn.send("go")
+        assert select.select([grader.sentinel], [], [], 30)[0]  # it died, its request unread
+    finally:
+        os.kill(parent.proc.pid, signal.SIGCONT)
+    grader.join()
+    assert grader.exitcode == 0
+    time.sleep(0.5)
+    assert parent.proc.poll() is None
+    with Sandbox(limits=Limits(start_seconds=60), preload=("numpy",), slot=234) as sb:
+        assert sb.exec_cells(["x = 1"])[0].status == "ok"
+
+
+def test_a_forked_grader_imports_from_no_folder_others_can_write(tmp_path: Path) -> None:
+    """A grader forked mid-batch imports the grader after students' code ran: its ``sys.path``
+    keeps no relative entry and no folder others can write (the current folder /tmp of a
+    ``python -m`` run, where the sandbox uid could plant a package at ``uid``)."""
+    from autograder.sandbox.template import trusted_path
+
+    world, mine = tmp_path / "world", tmp_path / "mine"
+    world.mkdir()
+    world.chmod(0o1777)
+    mine.mkdir(mode=0o755)
+    entries = ["", "relative", str(world), str(mine), str(tmp_path / "missing"), "/tmp"]
+    assert trusted_path(entries) == [str(mine)]

@@ -73,7 +73,8 @@ HARNESS = textwrap.dedent("""
 ATTACK_CELL = textwrap.dedent("""
     import ctypes, errno, os, platform, socket
     libc = ctypes.CDLL(None, use_errno=True)
-    KEYCTL, BPF = {"x86_64": (250, 321), "aarch64": (219, 280)}[platform.machine()]
+    KEYCTL, BPF, KCMP = {"x86_64": (250, 321, 312), "aarch64": (219, 280, 272)}[platform.machine()]
+    PIDFD_GETFD = 438  # the same on every architecture
 
     def outcome(result):
         return "ok" if result >= 0 else errno.errorcode.get(ctypes.get_errno(), "?")
@@ -95,6 +96,9 @@ ATTACK_CELL = textwrap.dedent("""
         out["grader_shm"] = outcome(libc.shmget(shm_key, 0, 0))
         out["unshare_user"] = outcome(libc.unshare(0x10000000))
         out["bpf"] = outcome(libc.syscall(BPF, 0, 0, 0))
+        # an ancestor's fd (the template's socket), whatever the arguments: the filter answers
+        out["pidfd_getfd"] = outcome(libc.syscall(PIDFD_GETFD, -1, 0, 0))
+        out["kcmp"] = outcome(libc.syscall(KCMP, 0, 0, 0, 0, 0))
         try:
             os.close(os.memfd_create("hoard"))
             out["memfd"] = "ok"
@@ -182,6 +186,8 @@ def test_the_attacks_fail_at_every_level(level: str, slot: int, secret: Path) ->
         "keyctl": "EPERM",
         "unshare_user": "EPERM",
         "bpf": "EPERM",
+        "pidfd_getfd": "EPERM",
+        "kcmp": "EPERM",
     }
 
 

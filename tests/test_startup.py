@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import nbformat
+import pytest
 
 from autograder.batch import grade_batch
 from autograder.build import build
@@ -131,18 +132,26 @@ def test_a_worker_reusing_what_it_loaded_grades_as_fresh_processes_do(ex08, tmp_
     assert totals[0] > totals[2] > totals[1] == 0  # three different grades were compared
 
 
-def test_a_dead_template_is_replaced_and_the_sandbox_goes_on():
-    """Killing the template (out of memory, a stray signal) leaves the running child as it is;
-    the next start makes a fresh template, and a restart replays the cells into it."""
-    from autograder.sandbox import Limits, Sandbox
+def test_a_dead_template_takes_its_sandboxes_with_it_and_is_replaced():
+    """Killing the template (out of memory, a stray signal) kills the children it forked (no
+    student code outlives it, whatever the level: the launcher dies with the template, the
+    runner with the launcher); the next start makes a fresh template, and a restart replays the
+    cells into it."""
+    from autograder.sandbox import Crashed, Limits, Sandbox
     from autograder.sandbox.template import _templates
 
     with Sandbox(preload=(), limits=Limits(start_seconds=30), slot=30) as sb:
         assert sb.exec_cells(["x = 41"])[0].status == "ok"
         old = _templates[()]
+        launcher = sb._proc.pid
         old.proc.kill()
         old.proc.wait()
-        assert sb.request({"op": "get", "name": "x"}) == 41
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{launcher}").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not Path(f"/proc/{launcher}").exists()
+        with pytest.raises(Crashed):
+            sb.request({"op": "get", "name": "x"})
         sb.restart()
         assert _templates[()] is not old and _templates[()].proc.poll() is None
         assert sb.exec_cells(["x += 1"])[0].status == "ok"

@@ -198,8 +198,10 @@ def new_session_keyring() -> None:
 
 
 DENIED_SYSCALLS = (
-    # debugging and reading other processes
-    "ptrace", "process_vm_readv", "process_vm_writev", "perf_event_open",
+    # debugging and reading other processes (pidfd_getfd: an ancestor's fd, e.g. the template's
+    # socket, where the child runs as the grader's own uid)
+    "ptrace", "process_vm_readv", "process_vm_writev", "perf_event_open", "pidfd_getfd", "kcmp",
+    "process_madvise",
     # kernel keyrings
     "keyctl", "add_key", "request_key",
     # namespaces and mounts (a nested user namespace would bring a private tmpfs and new limits)
@@ -406,7 +408,11 @@ def start_runner(cfg: dict[str, Any], runner: Any, nproc: int) -> None:
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         set_limits(cfg["limits"], nproc)
         new_session_keyring()
+        parent = os.getppid()
         drop_privileges(cfg["isolation"], cfg["uid"], cfg["gid"])
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # again: a change of uid cleared it
+        if os.getppid() != parent:
+            os._exit(SETUP_FAILED)
         install_seccomp()
         os.environ.clear()
         os.environ.update(cfg["env"], HOME=work, TMPDIR="/tmp" if cfg["view"] else work)

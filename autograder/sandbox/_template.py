@@ -26,7 +26,9 @@ per message):
   its fork: the launchers are forked from the template, never from a grader.
 
 When a trusted process's socket closes (it exited or died), the template kills the launchers it
-spawned and has not reaped (their process groups), so none outlives its grader.
+spawned and has not reaped (their process groups), so none outlives its grader; every process it
+forks dies with it (parent-death signal). Only the owner may ask for a fork, and a process is
+reaped only at the request of the socket it was forked for.
 The template exits when the trusted side closes the socket or dies (parent-death signal).
 """
 
@@ -73,15 +75,25 @@ def exit_code(status: int) -> int:
     return 128 - code if code < 0 else code
 
 
+def die_with(parent: int, jail: types.ModuleType) -> None:
+    """In a process just forked by the template: be killed when the template dies (and exit now
+    if it already has: the signal is asked for after the fork)."""
+    jail.prctl(jail.PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:
+        os._exit(1)
+
+
 def fork_trusted(
     request: dict, fds: list[int], sockets: list[socket.socket], jail: types.ModuleType
 ) -> tuple[int, socket.socket]:
     """Fork a trusted process (see the module docs); return its pid and this side's socket."""
     mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    parent = os.getpid()
     pid = os.fork()
     if pid == 0:
         code = 1
         try:
+            die_with(parent, jail)
             for sock in [*sockets, mine]:
                 sock.close()
             conn, out, err = fds
@@ -89,7 +101,6 @@ def fork_trusted(
             os.dup2(err, 2)
             os.close(out)
             os.close(err)
-            jail.prctl(jail.PR_SET_PDEATHSIG, signal.SIGKILL)  # dies with the template
             sys.path[:] = request["sys_path"]
             module, _, function = request["entry"].partition(":")
             entry = getattr(__import__(module, fromlist=[function]), function)
@@ -109,9 +120,11 @@ def fork_trusted(
 
 def serve(owner: socket.socket, jail: types.ModuleType, runner: types.ModuleType) -> None:
     """Answer the requests of the owner (spawn, wait, fork) and of the trusted processes forked
-    for it (spawn, wait) until the owner closes its socket."""
+    for it (spawn, wait) until the owner closes its socket. A request that fails is answered
+    with its error, and a requester that died unanswered costs nothing: the template serves the
+    others on."""
     sockets = [owner]
-    launchers: dict[int, socket.socket] = {}  # not yet reaped, by the socket that asked
+    children: dict[int, socket.socket] = {}  # not yet reaped, by the socket that asked for them
     while True:
         ready, _, _ = select.select(sockets, [], [])
         for sock in ready:
@@ -124,28 +137,52 @@ def serve(owner: socket.socket, jail: types.ModuleType, runner: types.ModuleType
                     return
                 sockets.remove(sock)
                 sock.close()
-                for pid in [p for p, s in launchers.items() if s is sock]:
-                    del launchers[pid]
+                for pid in [p for p, s in children.items() if s is sock]:  # its launchers
+                    del children[pid]
                     for kill in (os.killpg, os.kill):  # its group, and itself before its setsid
                         with contextlib.suppress(ProcessLookupError):
                             kill(pid, signal.SIGKILL)
                     os.waitpid(pid, 0)
                 continue
-            request = json.loads(data)
-            if request["op"] == "wait":
-                launchers.pop(request["pid"], None)
-                _, status = os.waitpid(request["pid"], 0)
-                sock.send(json.dumps({"status": exit_code(status)}).encode())
-                continue
-            if request["op"] == "fork":
-                pid, mine = fork_trusted(request, fds, sockets, jail)
-                sockets.append(mine)
-            else:
-                pid = spawn(request["cfg"], fds, sockets, jail, runner)
-                launchers[pid] = sock
-            for fd in fds:
-                os.close(fd)
-            sock.send(json.dumps({"pid": pid}).encode())
+            try:
+                reply = answer(json.loads(data), fds, sock, owner, sockets, children, jail, runner)
+            except Exception as exc:  # noqa: BLE001 - a bad request: its error, and serve on
+                reply = {"error": f"{type(exc).__name__}: {exc}"}
+            finally:
+                for fd in fds:
+                    os.close(fd)
+            with contextlib.suppress(OSError):  # the requester died meanwhile
+                sock.send(json.dumps(reply).encode())
+
+
+def answer(
+    request: dict,
+    fds: list[int],
+    sock: socket.socket,
+    owner: socket.socket,
+    sockets: list[socket.socket],
+    children: dict[int, socket.socket],
+    jail: types.ModuleType,
+    runner: types.ModuleType,
+) -> dict:
+    """The reply to one request of ``sock``."""
+    op = request["op"]
+    if op == "wait":
+        pid = request["pid"]
+        if children.get(pid) is not sock:
+            raise ValueError(f"process {pid} was not forked for this requester")
+        del children[pid]
+        _, status = os.waitpid(pid, 0)
+        return {"status": exit_code(status)}
+    if op == "fork" and sock is owner:  # graders grade; only the owner forks them
+        pid, mine = fork_trusted(request, fds, sockets, jail)
+        sockets.append(mine)
+    elif op == "spawn":
+        pid = spawn(request["cfg"], fds, sockets, jail, runner)
+    else:
+        raise ValueError(f"unknown request {op!r}")
+    children[pid] = sock
+    return {"pid": pid}
 
 
 def spawn(
@@ -156,23 +193,25 @@ def spawn(
     runner: types.ModuleType,
 ) -> int:
     """Fork a launcher that runs ``jail.launch(cfg)``; return its pid."""
+    parent = os.getpid()
     pid = os.fork()
     if pid == 0:
-        for sock in sockets:
-            sock.close()  # the child must never reach the template
-        req, rep, capture, log = fds
-        os.setsid()
-        jail.prctl(jail.PR_SET_DUMPABLE, 1)  # as a fresh launcher: it writes its uid_map
-        os.dup2(log, 1)
-        os.dup2(log, 2)
-        os.close(log)
-        devnull = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(devnull, 0)
-        os.close(devnull)
-        cfg["fds"] = {"req": req, "rep": rep, "capture": capture}
-        try:
+        try:  # from the first line: nothing may bring the launcher back into the serving loop
+            die_with(parent, jail)  # no sandbox outlives the template
+            for sock in sockets:
+                sock.close()  # the child must never reach the template
+            req, rep, capture, log = fds
+            os.setsid()
+            jail.prctl(jail.PR_SET_DUMPABLE, 1)  # as a fresh launcher: it writes its uid_map
+            os.dup2(log, 1)
+            os.dup2(log, 2)
+            os.close(log)
+            devnull = os.open(os.devnull, os.O_RDONLY)
+            os.dup2(devnull, 0)
+            os.close(devnull)
+            cfg["fds"] = {"req": req, "rep": rep, "capture": capture}
             jail.launch(cfg, runner)  # never returns
-        finally:  # an exception must not bring the launcher back into the serving loop
+        finally:
             traceback.print_exc()
             os._exit(jail.SETUP_FAILED)
     return pid

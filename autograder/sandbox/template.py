@@ -13,6 +13,7 @@ the same template, never from itself. A process that forked otherwise after usin
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import logging
 import os
@@ -47,6 +48,7 @@ class Template:
     proc: subprocess.Popen[bytes] | None
 
     def __init__(self, preload: Sequence[str], env: dict[str, str]) -> None:
+        _not_dumpable()  # the owner too: a child at `none` runs as its uid (/proc/<pid>/mem)
         self.preload = tuple(preload)
         self.owner = os.getpid()
         self.ready = False
@@ -131,10 +133,16 @@ class Template:
         """Fork a trusted process that runs ``target(connection, *args)`` with this process's
         environment, working folder, ``sys.path`` and logging level; the job is pickled to it
         on the connection (the template never sees it)."""
+        for fn in (target, *args):
+            if getattr(fn, "__module__", None) == "__main__":
+                raise ValueError(
+                    f"{fn.__qualname__} is defined in __main__: a forked grader imports what it "
+                    "runs, so define it in a module"
+                )
         mine, theirs = socket.socketpair()
         entry = {
             "op": "fork",
-            "sys_path": sys.path,
+            "sys_path": trusted_path(sys.path),
             "entry": f"{__name__}:_forked_main",
             "preload": list(self.preload),
         }
@@ -262,9 +270,9 @@ class Forked(Child):
         return 128 - code if code is not None and code > 128 else code
 
     def _signal(self, sig: int) -> None:
-        if not self._done:
+        if not self._done:  # through its pidfd: never another process that reused the pid
             with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, sig)
+                signal.pidfd_send_signal(self._pidfd, sig)
 
     def terminate(self) -> None:
         self._signal(signal.SIGTERM)
@@ -283,6 +291,26 @@ class Forked(Child):
             self.kill()
             self.join()
         self.conn.close()
+
+
+def trusted_path(entries: Sequence[str]) -> list[str]:
+    """``sys.path`` for a forked grader, which imports the grader after students' code ran: only
+    absolute folders and files that others cannot write (never the current folder of a
+    ``python -m`` run in /tmp, where the sandbox uid could plant a package at ``uid``)."""
+    kept = []
+    for entry in entries:
+        try:
+            mode = os.stat(entry).st_mode
+        except OSError:
+            continue
+        if os.path.isabs(entry) and not mode & 0o002:
+            kept.append(entry)
+    return kept
+
+
+def _not_dumpable() -> None:
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE
 
 
 def _forked_main(conn_fd: int, sock_fd: int, preload: tuple[str, ...]) -> None:
