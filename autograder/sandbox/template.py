@@ -1,13 +1,13 @@
 """The trusted side of the template process (``_template.py``): start it, ask it for children.
 
-One template per process and per set of preloaded modules, started on first use (or early with
-``warm_up``) and kept for every sandbox of that process: a batch's submissions, restarts after a
-crash, the isolation probe. It forks two kinds of processes: the sandboxed children's launchers
-(:meth:`Template.spawn`) and trusted graders (:meth:`Template.fork`, :func:`call`), which share
-its imports too and load the hidden tests and references only after their fork. A trusted
-process adopts its own connection to the template, so the sandboxes it starts are forked from
-the same template, never from itself. A process that forked otherwise after using a template
-(its socket is shared) starts its own.
+One template per process and per set of preloaded modules, started on first use (or early
+with ``template_for``) and kept for every sandbox of that process: a batch's submissions,
+restarts after a crash, the isolation probe. It forks two kinds of processes: the sandboxed
+children's launchers (:meth:`Template.spawn`) and trusted graders (:meth:`Template.fork`,
+:func:`call`), which share its imports too and load the hidden tests and references only after
+their fork. A trusted process adopts its own connection to the template, so the sandboxes it
+starts are forked from the same template, never from itself. A process that forked otherwise
+after using a template (its socket is shared) starts its own.
 """
 
 from __future__ import annotations
