@@ -174,11 +174,14 @@ def _text(x: float, y: float, text: str, anchor: str = "start", extra: str = "")
     )
 
 
-def _rect(x: float, y: float, w: float, h: float, fill: str, tip: str = "") -> str:
+def _rect(
+    x: float, y: float, w: float, h: float, fill: str, tip: str = "", stroke: str = ""
+) -> str:
     inner = f"<title>{html_text(tip)}</title>" if tip else ""
+    outline = f" stroke='{stroke}'" if stroke else ""
     return (
         f"<rect x='{_num(x)}' y='{_num(y)}' width='{_num(max(w, 0))}' height='{_num(max(h, 0))}' "
-        f"fill='{fill}'>{inner}</rect>"
+        f"fill='{fill}'{outline}>{inner}</rect>"
     )
 
 
@@ -222,11 +225,7 @@ def _bars(
         body.append(_text(left - 6, y + ROW * 0.7, _label(label), "end"))
         body.append(_rect(left, y + 3, value * scale, ROW - 6, color, tip or label))
         if marks:
-            w = _num(max(marks[i] * scale, 0))
-            body.append(
-                f"<rect x='{left}' y='{_num(y + 3)}' width='{w}' height='{ROW - 6}' "
-                "fill='none' stroke='black'/>"
-            )
+            body.append(_rect(left, y + 3, marks[i] * scale, ROW - 6, "none", stroke="black"))
     base = head + ROW * len(rows)
     body.append(f"<line x1='{left}' y1='{base}' x2='{left + plot}' y2='{base}' stroke='black'/>")
     for t in ticks:

@@ -28,7 +28,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from .errors import SandboxError
 
@@ -46,6 +46,7 @@ class Template:
     sandboxed children's launchers and trusted graders."""
 
     proc: subprocess.Popen[bytes] | None
+    _log: BinaryIO | None
 
     def __init__(self, preload: Sequence[str], env: dict[str, str]) -> None:
         _not_dumpable()  # the owner too: a child at `none` runs as its uid (/proc/<pid>/mem)
@@ -84,7 +85,7 @@ class Template:
         self = cls.__new__(cls)
         self.preload, self.owner, self.ready, self.proc = tuple(preload), os.getpid(), True, None
         self.sock = socket.socket(fileno=fd)
-        self._log = tempfile.TemporaryFile()  # its output goes to its own owner's log
+        self._log = None  # its output goes to its owner's log
         return self
 
     @property
@@ -109,6 +110,8 @@ class Template:
         return reply
 
     def _log_text(self) -> str:
+        if self._log is None:
+            return "its output is in the log of the process that started it"
         self._log.seek(0)
         text = self._log.read().decode(errors="replace")
         return text[-2000:] or "no output"
@@ -176,7 +179,8 @@ class Template:
         if self.owner == os.getpid() and self.proc is not None:
             self.proc.kill()
             self.proc.wait()
-        self._log.close()
+        if self._log is not None:
+            self._log.close()
 
 
 _templates: dict[tuple[str, ...], Template] = {}
