@@ -100,6 +100,7 @@ class Tester:
         self.rng = rng
         self.results: list[CheckResult] = []
         self._abandoned: str | None = None
+        self._computing: str | None = None  # the key of the t.once computation running
 
     @contextlib.contextmanager
     def check(self, name: str, weight: float = 1.0) -> Iterator[None]:
@@ -157,8 +158,7 @@ class Tester:
         ``return_args`` returns ``{"value": result, "args": [the arguments after the call]}``, to
         see whether the function changed its inputs in place; ``timeout`` overrides the call's
         time limit. A student parameter with one of these names must be passed positionally."""
-        if self._abandoned:
-            raise _Abandoned
+        self._student()
         op = {
             "op": "call",
             "name": name,
@@ -171,16 +171,31 @@ class Tester:
 
     def get(self, name: str) -> Any:
         """The value of the student's global ``name``, as plain data."""
-        if self._abandoned:
-            raise _Abandoned
+        self._student()
         return self.sandbox.request({"op": "get", "name": name})
 
     def define(self, source: str) -> None:
         """Execute harness code (a helper that wraps a call, e.g. build a model then forward it)
         in the student's namespace. It is not secret: it holds no inputs and no expected values."""
+        self._not_computing()
         (result,) = self.sandbox.exec_cells([source])
         if result.status != "ok":
             self._abandoned = f"the grader could not prepare this question ({result.status})"
+
+    def _student(self) -> None:
+        """Before a request reaches the child: not inside ``once``, nor once it was abandoned."""
+        self._not_computing()
+        if self._abandoned:
+            raise _Abandoned
+
+    def _not_computing(self) -> None:
+        """A ``once`` computation must not reach the child: its value would be the first
+        submission's, for every later one."""
+        if self._computing is not None:
+            raise RuntimeError(
+                f"t.once({self._computing!r}): its computation called the student's code; "
+                "compute only the reference there"
+            )
 
     def draw_seed(self) -> int:
         """A seed for one call, drawn from this question's rng: ``call(..., seed=s)`` seeds
@@ -198,15 +213,19 @@ class Tester:
         on exactly as if it had computed it. A computation that changes a global generator
         (``random``, numpy's, torch's) is not memoised, since its value may depend on their
         state: draw from ``t.rng`` (``t.draw_seed()`` inside ``torch.random.fork_rng()``).
-        ``compute`` must not touch the sandbox (``t.call``: the student's part is not memoised)
-        and must depend on nothing else that changes between submissions."""
+        ``compute`` must not reach the student (``t.call``, ``t.get`` and ``t.define`` raise
+        inside it) and must depend on nothing else that changes between submissions."""
         memo_key = (id(self.ref), key, _digest(_key_state(self.rng)))
         if memo_key in _ONCE:
             value, after = _ONCE[memo_key]
             self.rng.bit_generator.state = after
             return copy.deepcopy(value)
         before = _digest(_global_random_state())
-        value = compute()
+        self._computing = key
+        try:
+            value = compute()
+        finally:
+            self._computing = None
         if _digest(_global_random_state()) != before:
             log.debug("once(%r): not memoised, it changed a global generator", key)
             return value

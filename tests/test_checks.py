@@ -166,3 +166,14 @@ def test_once_computes_once_per_rng_state_and_reads_on_as_if_it_had_computed():
     run(seed=7, key="global", global_draw=True)
     run(seed=7, key="global", global_draw=True)
     assert computed == [7, 8, 7, 7]
+
+
+def test_once_refuses_a_computation_that_reaches_the_student():
+    """Memoising a student's result would grade every later submission with the first one's
+    answer: ``call``, ``get`` and ``define`` inside a ``once`` computation raise, before anything
+    is sent to the child (here there is none), and the tester works again after it."""
+    t = checks.Tester(None, {}, checks.question_rng(1, "q"))  # type: ignore[arg-type]
+    for reach in (lambda: t.call("f", 1), lambda: t.get("x"), lambda: t.define("x = 1")):
+        with pytest.raises(RuntimeError, match=r"t.once\('student'\).*called the student's code"):
+            t.once("student", reach)
+    assert t.once("reference", lambda: 3) == 3
