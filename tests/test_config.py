@@ -57,6 +57,16 @@ def test_a_bad_limit_is_refused(tmp_path):
         load_config(path)
 
 
+def test_a_requirement_split_by_yamls_flow_list_is_refused(tmp_path):
+    """``[numpy>=2,<3]`` is two YAML items, ``numpy>=2`` and ``<3``: the second is no pip line."""
+    block = "      - torch==2.13.0\n      - numpy>=2,<3\n"
+    assert block in GOOD
+    split = "      - torch==2.13.0\n      - numpy>=2\n      - <3\n"
+    path = write(tmp_path, GOOD.replace(block, split))
+    with pytest.raises(ConfigError, match=r"assignments\.ex08\.requirements\.2: '<3'"):
+        load_config(path)
+
+
 def test_invalid_yaml_and_missing_file_are_clear_errors(tmp_path):
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_config(write(tmp_path, "assignments: [unclosed"))
