@@ -341,7 +341,8 @@ def written_tests(answers: Sequence[WrittenAnswer]) -> list[dict[str, Any]]:
             "score": 0,
             "max_score": 0,
             "output": (
-                f"**{a.question}** ({a.points:g} points, graded by hand). The answer as typed:\n\n"
+                f"**{a.question}** ({a.points:g} point{'' if a.points == 1 else 's'}, graded by "
+                "hand). The answer as typed:\n\n"
                 + _fence(a.answer)
                 if a.answer
                 else f"**{a.question}**: no answer found in the notebook."
@@ -627,6 +628,7 @@ def grade(assignment: Assignment, root: Path) -> dict[str, Any]:
         )
     except SubmissionError as exc:
         results = ungraded_results(assignment, "submission", str(exc), started)
+        results["extra_data"].update(status="unreadable", reason=str(exc))  # as a batch says it
         return for_gradescope(results, [], not_graded_receipt(assignment, folder, files, str(exc)))
     log.info("grading %s", path)
     results = grade_submission(assignment, path, hide=[root])
