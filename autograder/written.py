@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from autograder.config import Assignment
+from autograder.config import Assignment, template
 from autograder.results import csv_text, html_text, write_atomic
 from autograder.submission import SubmissionError, notebook_bytes
 
@@ -275,8 +275,6 @@ def _entry(item: Any, assignment: Assignment, *, anonymise: bool) -> Entry:
 
 
 def _page(title: str, body: str) -> str:
-    from autograder.gradescope import template
-
     return template("written.html").substitute(title=html_text(title), body=body)
 
 
