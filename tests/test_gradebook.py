@@ -30,6 +30,7 @@ from autograder.build import build
 from autograder.checks import CheckResult
 from autograder.config import Assignment, find_assignment
 from autograder.fingerprint import PARTS, fingerprint
+from autograder.gradebook import changes_summary
 from autograder.grading import QuestionResult, rescore, results_json
 from autograder.intake import BatchError
 from tests.conftest import ROOT
@@ -219,6 +220,13 @@ def test_a_resubmission_replaces_the_row_and_the_change_is_explained(config, tmp
     assert (change["submission"], change["question"]) == ("s0", "p1_mean_square")
     assert (change["before"], change["after"], change["change"]) == ("0.0", "2.0", "2.0")
     assert change["checks"] == "now passes: right value" and change["cause"] == "a new file"
+    assert changes_summary(again.changes, find_assignment("a1", config)) == [
+        "changed: 1 submission",
+        "  p1_mean_square: 1 submission, mean +2.00 (from +2 to +2)",
+    ]
+    report = (out / "report.html").read_text().split("Changes in this run")[1]
+    assert "p1_mean_square: 1 submission, mean +2.00" in report
+    assert "<td>s0</td><td>p1_mean_square</td><td>0.0</td><td>2.0</td>" in report
     grade(config, [plan(subs[1], scores={}, id="s1-v2")], out)  # changes.csv keeps both
     assert [c["submission"] for c in changes(out)] == ["s0", "s1"]
 
