@@ -213,6 +213,9 @@ class Gradebook:
         self.earlier: list[dict[str, str]] = []
         """changes.csv's rows from earlier runs."""
         self._others: set[str] = set()
+        self._rows: dict[str, dict[str, Any]] = {}
+        """grades.csv's row of each result, as :func:`row_of` makes it (a class's rows are
+        written again after each submission)."""
 
     # -- opening ------------------------------------------------------------------------------
 
@@ -358,6 +361,7 @@ class Gradebook:
         before = self.results.get(name)
         write_json(self.out / name / "results.json", results)
         self.results[name] = results
+        self._rows.pop(name, None)
         if before is None:
             return
         old, new = _scores(before), _scores(results)
@@ -395,7 +399,9 @@ class Gradebook:
         stale = self.stale()
         rows = []
         for name in sorted(self.results):
-            row = row_of(self.results[name])
+            if name not in self._rows:
+                self._rows[name] = row_of(self.results[name])
+            row = dict(self._rows[name])
             if name in stale:
                 row.update(status="stale", reason=f"{stale[name]}: grade its file again")
             if self.written is not None:
