@@ -6,13 +6,16 @@ tagged ``otter_ignore`` are demos (training runs, plots) that grading skips.
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import functools
 import hashlib
 import importlib.util
 import io
 import json
+import re
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -23,6 +26,8 @@ from autograder.config import AuthoringError
 
 IGNORE_TAG = "otter_ignore"
 KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
+STUB_ID = re.compile(r'NotImplementedError\(\s*f?["\']([A-Za-z0-9_]+)')
+"""A stub's ``raise NotImplementedError("<question id>: what to do")``: group 1 is the id."""
 
 
 def read_source(path: Path) -> nbformat.NotebookNode:
@@ -79,6 +84,22 @@ def compiled_reference(path: Path) -> bytes:
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def top_level_definitions(cells: Iterable[str]) -> set[str]:
+    """The functions and classes ``cells`` define at their top level. IPython lines (``!pip``,
+    ``%matplotlib``) are left out first; a cell that still does not parse defines nothing."""
+    names: set[str] = set()
+    for cell in cells:
+        code = "\n".join(
+            "" if line.lstrip().startswith(("!", "%")) else line for line in cell.splitlines()
+        )
+        try:
+            tree = ast.parse(code)
+        except (SyntaxError, ValueError):
+            continue
+        names |= {n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.ClassDef)}
+    return names
 
 
 def reference_sources(path: Path) -> list[str]:

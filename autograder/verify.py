@@ -46,7 +46,13 @@ from autograder.grading import (
     sandbox_for,
 )
 from autograder.markers import ANY_MARKER, validate
-from autograder.source import is_ignored, load_module, read_source, reference_namespace
+from autograder.source import (
+    STUB_ID,
+    is_ignored,
+    load_module,
+    read_source,
+    reference_namespace,
+)
 from autograder.submission import load_submission
 
 
@@ -166,7 +172,6 @@ def contract_problems(
 
 # --- the release: solution lines, markers, stubs, public tests, the solved notebook ---------------
 
-STUB_ID = re.compile(r'NotImplementedError\(\s*f?["\']([A-Za-z0-9_]+)')
 OTTER_PDF_MARKERS = re.compile(r"<!-- (BEGIN|END) QUESTION -->")  # otter's own, harmless
 
 

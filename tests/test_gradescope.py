@@ -516,6 +516,57 @@ def test_the_deadline_stops_grading_with_a_valid_results_json(ex08, built, tmp_p
     assert results["score"] == 0 and "time limit" in results["output"]
 
 
+SLOW_EXPERIMENT = """# my own experiment: train a bigger model for a long time
+import torch
+experiment = torch.nn.Linear(784, 256)
+for step in range(10**9):
+    experiment(torch.randn(256, 784)).square().mean().backward()
+"""
+
+
+@pytest.mark.slow
+def test_a_correct_notebook_with_slow_extra_cells_gets_its_points_at_a_short_deadline(
+    ex08, built, tmp_path
+):
+    """Two untagged cells that would run for hours, one among the answers and one at the end,
+    under a 40 s deadline: the time plan stops each at its share, the answers after the first
+    are still graded, and the receipt names both cells and says what to do."""
+    nb = nbformat.read(built.solution, as_version=4)
+    middle = len(nb.cells) // 2
+    nb.cells.insert(middle, nbformat.v4.new_code_cell(SLOW_EXPERIMENT))
+    nb.cells.append(nbformat.v4.new_code_cell(SLOW_EXPERIMENT))
+    root = gradescope_root(tmp_path, built, {"ex08.ipynb": nbformat.writes(nb).encode()})
+    deadline = 40
+    began = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-m", "autograder.gradescope", "--assignment", "ex08", "--deadline",
+         str(deadline)],
+        cwd=root / "source",
+        env={**os.environ, "PYTHONPATH": str(root / "source"), "AUTOGRADER_ROOT": str(root)},
+        capture_output=True,
+        text=True,
+        timeout=ENTRY_SECONDS,
+    )  # fmt: skip
+    took = time.monotonic() - began
+    results = json.loads((root / "results" / "results.json").read_text())
+    validate_results(results)
+    assert results["score"] == sum(q.points for q in ex08.graded), proc.stderr[-3000:]
+    assert proc.returncode == 0 and took < deadline + 5
+    statuses = results["extra_data"]["cells"]
+    graded = [c for c in nb.cells if c.cell_type == "code" and not source.is_ignored(c)]
+    slow = [i for i, c in enumerate(graded) if c.source == SLOW_EXPERIMENT]
+    assert len(slow) == 2 and slow[0] < len(graded) - 2
+    assert [i for i, s in enumerate(statuses) if s != "ok"] == slow
+    assert {statuses[i] for i in slow} == {"timeout"}
+    receipt = receipt_of(results, ex08)
+    text = receipt["output"]
+    assert receipt["name"] == "Submission received: some of it ran out of time", text
+    for i in slow:
+        assert f"graded code cell {i + 1} was stopped after " in text, text
+    assert f"Gradescope stops the grader after {deadline} s" in text
+    assert "What to do: a cell that only runs an experiment" in text
+
+
 # -- the visible receipt -----------------------------------------------------------------------
 
 
