@@ -272,14 +272,17 @@ def _public_paths(assignment: Assignment) -> list[tuple[str, list[str]]]:
 def run_script(assignment: Assignment) -> str:
     """Our run_autograder: the grading entry in otter's environment, then a last-resort
     results.json should the grader not have written one (killed, or unable to start)."""
+    why = (
+        "The grader could not run to completion (it was stopped or could not start), so this "
+        "submission was not graded. Please tell the course staff."
+    )
     fallback = {
         "score": 0,
-        "output": "The grader could not run to completion (it was stopped or could not start), "
-        "so this submission was not graded. Please tell the course staff.",
+        "output": why,
         "visibility": "visible",
         "stdout_visibility": "hidden",
         "extra_data": {"assignment": assignment.id, "status": "error"},
-        "tests": [],
+        "tests": [_receipt("Submission not graded", [why], ok=False)],
     }
     return template("run_autograder").substitute(
         assignment=assignment.id,
@@ -645,8 +648,8 @@ def failure_receipt(root: Path, exc: BaseException, limit: float) -> dict[str, A
         received = "(the submission folder cannot be read)"
     if isinstance(exc, Interrupted):
         why = [
-            f"Not graded: {exc}, before the grading finished (Gradescope stops the grader "
-            f"after {limit:g} s).",
+            f"Not graded: {exc} before it finished (Gradescope stops the grader after "
+            f"{limit:g} s).",
             "What to do: make sure every cell of your notebook runs in a few seconds; delete or "
             "comment out cells that only run experiments (training runs, plots), then submit "
             "again. Tell the course staff if this persists.",

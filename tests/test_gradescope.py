@@ -388,6 +388,12 @@ def test_the_stub_gets_zero(ex08, built, tmp_path):
     results, _ = run_entry(root)
     assert results["score"] == 0
     assert all(t["score"] == 0 for t in results["tests"])
+    receipt = receipt_of(results, ex08)
+    assert receipt["name"] == "Submission received: did you upload the right file?"
+    assert receipt["status"] == "failed"
+    assert "This is the release with no answers" in receipt["output"]
+    digest = hashlib.sha256((built.student / "ex08.ipynb").read_bytes()).hexdigest()
+    assert f"SHA-256 of the notebook graded: {digest}\n" in receipt["output"]
 
 
 @pytest.mark.slow
@@ -398,7 +404,12 @@ def test_an_export_zip_scores_the_same_as_its_notebook(ex08, built, tmp_path):
     results, _ = run_entry(root)
     assert results["score"] == sum(q.points for q in ex08.graded)
     assert not Path("/tmp/otter-log-was-unpickled").exists()
-    assert "ex08.ipynb inside it" in results["tests"][0]["output"]
+    receipt = results["tests"][0]["output"]
+    assert "ex08.ipynb inside it" in receipt
+    # the hash a student can compare with sha256sum on their notebook, not the zip's
+    notebook_digest = hashlib.sha256(built.solution.read_bytes()).hexdigest()
+    assert f"SHA-256 of the notebook graded: {notebook_digest}\n" in receipt
+    assert hashlib.sha256(zipped).hexdigest() not in receipt
 
 
 HOSTILE_READ = """
@@ -497,6 +508,7 @@ def test_a_grader_that_cannot_start_leaves_the_fallback_results(built, tmp_path)
     results, proc = run_entry(root, AUTOGRADER_PYTHON="/bin/false")
     assert proc.returncode != 0
     assert results["score"] == 0 and results["extra_data"]["status"] == "error"
+    assert [t["name"] for t in results["tests"]] == ["Submission not graded"]
 
 
 @pytest.mark.slow
@@ -514,6 +526,11 @@ def test_the_deadline_stops_grading_with_a_valid_results_json(ex08, built, tmp_p
     validate_results(results)
     assert proc.returncode == 1
     assert results["score"] == 0 and "time limit" in results["output"]
+    receipt = results["tests"][0]
+    assert receipt["name"] == "Submission not graded" and receipt["visibility"] == "visible"
+    assert "Gradescope stops the grader after 2 s" in receipt["output"]
+    assert "Files received: ex08.ipynb." in receipt["output"]
+    assert "What to do: " in receipt["output"]
 
 
 SLOW_EXPERIMENT = """# my own experiment: train a bigger model for a long time
@@ -570,6 +587,19 @@ def test_a_correct_notebook_with_slow_extra_cells_gets_its_points_at_a_short_dea
 # -- the visible receipt -----------------------------------------------------------------------
 
 
+@pytest.mark.slow
+def test_a_notebook_of_something_else_gets_the_right_file_receipt(ex08, built, tmp_path):
+    other = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell("def fit_line(x, y):\n    return 0.0"),
+               nbformat.v4.new_code_cell("!pip install numpy\nvalue = fit_line([1], [2])")]
+    )  # fmt: skip
+    files = {"homework.ipynb": nbformat.writes(other).encode()}
+    results = run(assignment_id="ex08", root=gradescope_root(tmp_path, built, files))
+    receipt = receipt_of(results, ex08)
+    assert receipt["name"] == "Submission received: did you upload the right file?"
+    assert "This notebook is not ex08.ipynb: it defines none of the functions" in receipt["output"]
+
+
 def receipt_of(results: dict, ex08) -> dict:
     """The receipt, after checking it is the only visible entry besides the written answers
     and that every other entry keeps the configured visibility."""
@@ -615,11 +645,13 @@ def test_a_renamed_notebook_is_graded_and_its_receipt_says_what_ran(ex08, built,
     results = run(assignment_id="ex08", root=gradescope_root(tmp_path, built, {name: body}))
     validate_results(results)
     receipt = receipt_of(results, ex08)
-    assert receipt["name"] == "Submission received" and receipt["status"] == "passed"
+    # the release with two cells added: graded, and said to hold no answers
+    assert receipt["name"] == "Submission received: did you upload the right file?"
     text = receipt["output"]
     digest = hashlib.sha256(body).hexdigest()
     assert f"Received and graded: {name} (named differently from ex08.ipynb" in text, text
-    assert f"SHA-256 {digest[:16]}" in text
+    assert f"SHA-256 of the notebook graded: {digest}\n" in text
+    assert "This is the release with no answers" in text
     cells = results["extra_data"]["cells"]
     assert cells[-1] == "error" and cells.count("error") == 1
     assert f"1 of the {len(cells)} graded code cells failed to run" in text
