@@ -528,7 +528,7 @@ def test_the_deadline_stops_grading_with_a_valid_results_json(ex08, built, tmp_p
     assert results["score"] == 0 and "time limit" in results["output"]
     receipt = results["tests"][0]
     assert receipt["name"] == "Submission not graded" and receipt["visibility"] == "visible"
-    assert "Gradescope stops the grader after 2 s" in receipt["output"]
+    assert "Not graded: grading was stopped by the time limit (2 s)" in receipt["output"]
     assert "Files received: ex08.ipynb." in receipt["output"]
     assert "What to do: " in receipt["output"]
 

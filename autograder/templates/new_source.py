@@ -7,7 +7,6 @@
 # from hidden tests. Keep this notebook next to the `data/` and `tests/` folders.
 
 # %%
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -130,6 +129,8 @@ def test_p1_columns_is_an_int(n_columns):
 # upload.
 
 # %% tags=["otter_ignore"]
+import warnings  # noqa: E402
+
 # otter shows what the kernel running the checks printed as a warning; when that is only
 # the kernel's own notice (it talks to otter over TCP without encryption), it is hidden
 warnings.filterwarnings("ignore", r"(\[IPKernelApp\] WARNING \| .*\n?)+\Z", RuntimeWarning)
