@@ -57,6 +57,7 @@ from autograder.source import (
     COMPILED_SUFFIX,
     STUB_ID,
     compiled_reference,
+    raised_stubs,
     reference_sources,
     top_level_definitions,
 )
@@ -589,7 +590,7 @@ def answers_problem(
     if results.get("score", 0) > 0:
         return None
     stubs = set(STUB_ID.findall(assignment.source.read_text())) & {q.id for q in assignment.graded}
-    if stubs and stubs <= set(STUB_ID.findall("\n".join(submission.cells))):
+    if stubs and stubs <= raised_stubs(submission.cells):
         return (
             "This is the release with no answers: every question still raises "
             "NotImplementedError, so it scores 0. Did you upload the right file? Save the notebook "

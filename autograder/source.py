@@ -15,7 +15,7 @@ import io
 import json
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -86,20 +86,39 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def top_level_definitions(cells: Iterable[str]) -> set[str]:
-    """The functions and classes ``cells`` define at their top level. IPython lines (``!pip``,
-    ``%matplotlib``) are left out first; a cell that still does not parse defines nothing."""
-    names: set[str] = set()
+def _parsed(cells: Iterable[str]) -> Iterator[ast.Module]:
+    """Each cell's syntax tree, IPython lines (``!pip``, ``%matplotlib``) left out first; a cell
+    that still does not parse is skipped."""
     for cell in cells:
         code = "\n".join(
             "" if line.lstrip().startswith(("!", "%")) else line for line in cell.splitlines()
         )
         try:
-            tree = ast.parse(code)
+            yield ast.parse(code)
         except (SyntaxError, ValueError):
             continue
-        names |= {n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.ClassDef)}
-    return names
+
+
+def top_level_definitions(cells: Iterable[str]) -> set[str]:
+    """The functions and classes ``cells`` define at their top level."""
+    return {
+        node.name
+        for tree in _parsed(cells)
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef | ast.ClassDef)
+    }
+
+
+def raised_stubs(cells: Iterable[str]) -> set[str]:
+    """The question ids of the stubs ``cells`` still hold as code: the statements
+    ``raise NotImplementedError("<id>: ...")`` (not in a comment or a string)."""
+    ids = set()
+    for tree in _parsed(cells):
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call) and node.exc.args:
+                match = STUB_ID.match(ast.unparse(node.exc))
+                ids |= {match.group(1)} if match else set()
+    return ids
 
 
 def reference_sources(path: Path) -> list[str]:

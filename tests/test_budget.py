@@ -13,9 +13,7 @@ seconds = st.floats(min_value=0.5, max_value=3600)
 
 
 @given(left=seconds, steps=st.integers(1, 200), floor=st.floats(0.1, 60))
-def test_a_step_leaves_the_steps_after_it_their_guarantee_and_no_more_than_half(
-    left, steps, floor
-):
+def test_a_step_leaves_the_steps_after_it_their_guarantee_and_no_more_than_half(left, steps, floor):
     now = time.monotonic()
     end = now + left
     ends = step_end(end, steps, floor)

@@ -30,16 +30,18 @@ import autograder
 from autograder import source
 from autograder.build import build
 from autograder.gradescope import (
+    answers_problem,
     failure_results,
     find_submission,
     results_schema,
     run,
     setup_script,
+    time_lines,
     validate_results,
     write_zip,
     zip_entries,
 )
-from autograder.submission import SubmissionError
+from autograder.submission import SubmissionError, load_submission
 from autograder.written import written_answers
 from tests.conftest import ROOT
 
@@ -585,6 +587,40 @@ def test_a_correct_notebook_with_slow_extra_cells_gets_its_points_at_a_short_dea
 
 
 # -- the visible receipt -----------------------------------------------------------------------
+
+
+def test_the_right_file_question_is_asked_only_of_a_notebook_without_answers(ex08, built, tmp_path):
+    def loaded(nb_bytes: bytes):
+        path = tmp_path / "ex08.ipynb"
+        path.write_bytes(nb_bytes)
+        return load_submission(path, notebook_name="ex08.ipynb", assignment_id="ex08")
+
+    release = loaded((built.student / "ex08.ipynb").read_bytes())
+    solution = loaded(built.solution.read_bytes())
+    other = loaded(
+        nbformat.writes(
+            nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])
+        ).encode()
+    )
+    assert "release with no answers" in answers_problem(ex08, release, {"score": 0})
+    assert answers_problem(ex08, release, {"score": 0.5}) is None  # something was answered
+    assert answers_problem(ex08, solution, {"score": 0}) is None  # answered, all of it wrong
+    assert "This notebook is not ex08.ipynb" in answers_problem(ex08, other, {"score": 0})
+
+
+def test_the_receipt_names_the_slowest_cell_when_the_time_ran_out_in_a_question():
+    cells = ["x = 1", "history = train_for_hours(model)", "y = 2"]
+    extra = {
+        "cells": ["ok", "ok", "ok"],
+        "cell_seconds": [0.1, 200.0, 0.2],
+        "out_of_time": ["p1_train", "p2_var_y"],
+    }
+    text = "\n".join(time_lines(cells, extra, 540))
+    assert "Gradescope stops the grader after 540 s" in text
+    assert "the time ran out during p1_train, p2_var_y" in text
+    assert "graded code cell 2 (200.0 s), starting: history = train_for_hours(model)" in text
+    assert "What to do: " in text and "stopped after" not in text
+    assert time_lines(cells, {**extra, "out_of_time": []}, 540) == []  # nothing ran out
 
 
 @pytest.mark.slow
