@@ -335,6 +335,7 @@ def test_a_cell_that_kills_the_child_is_reported_and_state_replayed(cell: str, r
 
 
 def test_out_of_memory_is_said_only_when_the_cgroup_recorded_a_kill(tmp_path: Path) -> None:
+    from autograder.sandbox import exit_reason
     from autograder.sandbox.cgroup import Cgroup
     from autograder.sandbox.sandbox import _describe_exit
 
@@ -349,6 +350,9 @@ def test_out_of_memory_is_said_only_when_the_cgroup_recorded_a_kill(tmp_path: Pa
     assert _describe_exit(killed) == "killed by SIGKILL"
     assert "ran out of memory" in _describe_exit(killed, out_of_memory=True)
     assert "memory" not in _describe_exit(128 + 11) + _describe_exit(128 + 6)
+    # the trusted grading process has no cgroup of its own: its signal only, no guess
+    assert exit_reason(-9) == "the grading process was killed by SIGKILL"
+    assert exit_reason(-11) == "the grading process was killed by SIGSEGV (segmentation fault)"
 
 
 def test_a_time_plan_cuts_cells_and_requests_but_not_the_replay() -> None:
