@@ -297,6 +297,11 @@ def _student_error(exc: StudentError) -> str:
         return f"not implemented yet ({exc.message})" if exc.message else "not implemented yet"
     if exc.type_name == "NameError":
         return f"{exc.message} (did the cell defining it run without error?)"
+    if exc.type_name == "MemoryError":
+        detail = f": {exc.message}" if exc.message else ""
+        return f"your code ran out of memory (MemoryError{detail})"
+    if not exc.message:
+        return f"your code raised {exc.type_name} (without a message)"
     return f"your code raised {exc.type_name}: {exc.message}"
 
 

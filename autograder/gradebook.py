@@ -105,13 +105,16 @@ def annotate(results: dict[str, Any], item: Item, seconds: float) -> dict[str, A
 
 def what_happened(results: Mapping[str, Any]) -> str:
     """What cost a graded submission points besides wrong answers, in words: the questions
-    whose checks stopped at a timeout or a crash, and the cells that failed (empty if none)."""
+    whose checks stopped at a timeout or a crash, the cells that failed, the questions the
+    deadline's time plan left no time for (empty if none)."""
     extra = results.get("extra_data") or {}
     incidents = extra.get("incidents") or {}
     parts = [f"{q} {plain_text(why)}" for q, why in incidents.items()]
     cells = [f"{i} ({s})" for i, s in enumerate(extra.get("cells") or [], start=1) if s != "ok"]
     if cells:
         parts.append(f"failed cells: {', '.join(cells)}")
+    if extra.get("out_of_time"):
+        parts.append(f"out of grading time: {', '.join(map(str, extra['out_of_time']))}")
     return "; ".join(parts)
 
 

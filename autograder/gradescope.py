@@ -21,6 +21,7 @@ happens (no submission, junk, a grader bug, the deadline, SIGTERM), a results.js
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib.metadata
 import json
 import logging
@@ -52,7 +53,14 @@ from autograder.config import (
 )
 from autograder.results import write_json
 from autograder.sandbox import call, template_for
-from autograder.source import COMPILED_SUFFIX, compiled_reference
+from autograder.source import (
+    COMPILED_SUFFIX,
+    STUB_ID,
+    compiled_reference,
+    raised_stubs,
+    reference_sources,
+    top_level_definitions,
+)
 from autograder.submission import Submission, SubmissionError, load_submission
 from autograder.written import WrittenAnswer, read_written
 
@@ -62,6 +70,9 @@ GRADESCOPE_ROOT = Path("/autograder")
 """Where Gradescope puts source/, submission/, submission_metadata.json and results/."""
 DEADLINE_SECONDS = 540.0
 """Grading stops (with a valid results.json saying so) before Gradescope's default 10 minutes."""
+FINISH_SHARE = 0.05
+"""The share of the deadline (plus a second) kept after the grading's time plan ends, for the
+written answers, the receipt and results.json."""
 SANDBOX_USER = "ag-sandbox"
 """Name given in setup.sh to the sandbox's slot-0 uid (``BASE_UID``)."""
 MAX_LISTED = 10
@@ -257,14 +268,17 @@ def _public_paths(assignment: Assignment) -> list[tuple[str, list[str]]]:
 def run_script(assignment: Assignment) -> str:
     """Our run_autograder: the grading entry in otter's environment, then a last-resort
     results.json should the grader not have written one (killed, or unable to start)."""
+    why = (
+        "The grader could not run to completion (it was stopped or could not start), so this "
+        "submission was not graded. Please tell the course staff."
+    )
     fallback = {
         "score": 0,
-        "output": "The grader could not run to completion (it was stopped or could not start), "
-        "so this submission was not graded. Please tell the course staff.",
+        "output": why,
         "visibility": "visible",
         "stdout_visibility": "hidden",
         "extra_data": {"assignment": assignment.id, "status": "error"},
-        "tests": [],
+        "tests": [_receipt("Submission not graded", [why], ok=False)],
     }
     return template("run_autograder").substitute(
         assignment=assignment.id,
@@ -558,15 +572,104 @@ def not_graded_receipt(
     return _receipt("Submission not graded: please resubmit", lines, ok=False)
 
 
+def _first_line(cell: str) -> str:
+    return next((line.strip() for line in cell.splitlines() if line.strip()), "")[:80]
+
+
+def answers_problem(
+    assignment: Assignment, submission: Submission, results: Mapping[str, Any]
+) -> str | None:
+    """Why a notebook that scored nothing is likely the wrong file (None if it is not): it is
+    the release with no answers (every stub of the source still raises NotImplementedError), or
+    it is not this assignment's (it defines none of the reference's functions and classes)."""
+    if results.get("score", 0) > 0:
+        return None
+    stubs = set(STUB_ID.findall(assignment.source.read_text())) & {q.id for q in assignment.graded}
+    if stubs and stubs <= raised_stubs(submission.cells):
+        return (
+            "This is the release with no answers: every question still raises "
+            "NotImplementedError, so it scores 0. Did you upload the right file? Save the notebook "
+            "you worked in (Ctrl+S) and upload it, or the zip its last cell writes."
+        )
+    expected = top_level_definitions(reference_sources(assignment.source))
+    if expected and not expected & top_level_definitions(submission.cells):
+        return (  # the reference's names are not listed: one may be a helper of the solution
+            f"This notebook is not {assignment.notebook}: it defines none of the functions the "
+            "questions grade. Did you upload the right file?"
+        )
+    return None
+
+
+def time_lines(cells: Sequence[str], extra: Mapping[str, Any], limit: float) -> list[str]:
+    """What the receipt says of the time (nothing when none ran out): the cells that were
+    stopped, the questions the time ran out in, the slowest cell, and what to do."""
+    seconds = extra.get("cell_seconds") or []
+    stopped = [i for i, s in enumerate(extra.get("cells") or []) if s == "timeout"]
+    late = extra.get("out_of_time") or []
+    if not seconds or not (stopped or late):
+        return []
+    lines = [
+        f"Time: Gradescope stops the grader after {limit:g} s, so each cell and each question "
+        f"gets a share of that time; your graded code cells took {sum(seconds):.1f} s in all."
+    ]
+    for index in stopped[:MAX_LISTED]:
+        lines.append(
+            f"- graded code cell {index + 1} was stopped after {seconds[index]:.1f} s, and the "
+            "rest of your notebook was graded without it."
+        )
+    if late:
+        slowest = max(range(len(seconds)), key=seconds.__getitem__)
+        lines.append(
+            f"- the time ran out during {', '.join(late)}, whose unfinished checks failed; the "
+            f"slowest cell is graded code cell {slowest + 1} ({seconds[slowest]:.1f} s), "
+            f"starting: {_first_line(cells[slowest])}"
+        )
+    lines.append(
+        "What to do: a cell that only runs an experiment (a training run, a plot) need not be "
+        "graded: delete it or comment it out before you submit (the notebook's demo cells are "
+        "skipped already). If it also defines something an answer uses, move that definition "
+        "to a cell of its own. Then submit again."
+    )
+    return lines
+
+
+def failure_receipt(root: Path, exc: BaseException) -> dict[str, Any]:
+    """The visible entry of a grading that failed or was stopped: why, what was received, and
+    what to do."""
+    folder = root / "submission"
+    try:
+        received = listing(folder, submitted_files(folder))
+    except OSError:
+        received = "(the submission folder cannot be read)"
+    if isinstance(exc, Interrupted):
+        why = [
+            f"Not graded: {exc}, before it could finish.",
+            "What to do: make sure every cell of your notebook runs in a few seconds; delete or "
+            "comment out cells that only run experiments (training runs, plots), then submit "
+            "again. Tell the course staff if this persists.",
+        ]
+    else:
+        why = [
+            f"Not graded: the grader failed ({type(exc).__name__}), a problem on the course's "
+            "side rather than with your upload. Please submit again, and tell the course staff "
+            "if this persists."
+        ]
+    return _receipt(
+        "Submission not graded", [why[0], f"Files received: {received}.", *why[1:]], ok=False
+    )
+
+
 def received_receipt(
     assignment: Assignment,
     folder: Path,
     files: Sequence[Path],
     submission: Submission,
     results: Mapping[str, Any],
+    limit: float = DEADLINE_SECONDS,
 ) -> dict[str, Any]:
-    """The visible entry of a graded upload: what was graded (file, SHA-256 prefix, cells that
-    failed to run) and when the score appears; or, if grading was refused, why."""
+    """The visible entry of a graded upload: what was graded (file, the SHA-256 of the notebook
+    itself, cells that failed to run or were stopped for time, whether it looks like the wrong
+    file) and when the score appears; or, if grading was refused, why."""
     extra = results.get("extra_data", {})
     if extra.get("status") == "refused":
         return _receipt(
@@ -584,9 +687,13 @@ def received_receipt(
         graded += f" (the notebook {assignment.notebook} inside it)"
     elif path.name != assignment.notebook:
         graded += f" (named differently from {assignment.notebook}; graded as the only notebook)"
+    digest = hashlib.sha256(submission.notebook).hexdigest()
+    problem = answers_problem(assignment, submission, results)
     lines = [
-        f"Received and graded: {graded}, SHA-256 {submission.sha256[:16]}…",
+        f"Received and graded: {graded}.",
+        f"SHA-256 of the notebook graded: {digest}",
         f"Files received: {listing(folder, files)}.",
+        *([problem] if problem else []),
     ]
     cells = submission.cells
     failed = [
@@ -600,17 +707,30 @@ def received_receipt(
             "skipped; grading went on without the failed ones):"
         )
         for index, status in failed[:MAX_LISTED]:
-            first = next((line.strip() for line in cells[index].splitlines() if line.strip()), "")
-            lines.append(f"- graded code cell {index + 1} ({status}), starting: {first[:80]}")
+            lines.append(
+                f"- graded code cell {index + 1} ({status}), starting: {_first_line(cells[index])}"
+            )
     else:
         lines.append(f"All {len(cells)} graded code cells ran (demo cells are skipped).")
+    timing = time_lines(cells, extra, limit)
+    lines += timing
     lines.append(SCORE_SHOWN.get(assignment.visibility.tests, SCORE_SHOWN["after_published"]))
+    if problem:
+        return _receipt("Submission received: did you upload the right file?", lines, ok=False)
+    if timing:
+        return _receipt("Submission received: some of it ran out of time", lines, ok=False)
     return _receipt("Submission received", lines, ok=True)
 
 
-def grade(assignment: Assignment, root: Path) -> dict[str, Any]:
-    """Grade ``root/submission`` (the child never sees anything under ``root``); the results
-    start with a visible receipt of what was received."""
+def grade(
+    assignment: Assignment,
+    root: Path,
+    deadline: float | None = None,
+    limit: float = DEADLINE_SECONDS,
+) -> dict[str, Any]:
+    """Grade ``root/submission`` (the child never sees anything under ``root``) by ``deadline``
+    (monotonic time; the grading's time plan ends then) of a run stopped after ``limit`` s; the
+    results start with a visible receipt of what was received."""
     from autograder.grading import grade_submission, ungraded_results
 
     started = time.monotonic()
@@ -626,8 +746,8 @@ def grade(assignment: Assignment, root: Path) -> dict[str, Any]:
         results["extra_data"].update(status="unreadable", reason=str(exc))  # as a batch says it
         return for_gradescope(results, [], not_graded_receipt(assignment, folder, files, str(exc)))
     log.info("grading %s", path)
-    results = grade_submission(assignment, path, hide=[root])
-    receipt = received_receipt(assignment, folder, files, submission, results)
+    results = grade_submission(assignment, path, hide=[root], deadline=deadline)
+    receipt = received_receipt(assignment, folder, files, submission, results, limit)
     return for_gradescope(results, read_written(path, assignment), receipt)
 
 
@@ -644,7 +764,8 @@ def run(
             harden(root, assignment)
             # in a trusted process forked from the template: one import of torch for the
             # grader and the sandboxed child, and nothing of the submission's is read here
-            results = call(parent, grade, assignment, root)
+            end = started + deadline * (1 - FINISH_SHARE) - 1
+            results = call(parent, grade, assignment, root, end, deadline)
         validate_results(results)
     except BaseException as exc:  # noqa: BLE001 - whatever happened, results.json is written
         log.exception("grading failed")
@@ -655,6 +776,7 @@ def run(
             "and tell the course staff if this persists.",
             started,
         )
+        results["tests"].insert(0, failure_receipt(root, exc))
     write_json(root / "results" / "results.json", results)
     return results
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import autograder
+from autograder.budget import TimePlan
 from autograder.checks import CheckResult, QuestionFn, Tester, question_rng
 from autograder.config import Assignment, Question
 from autograder.fingerprint import fingerprint
@@ -28,6 +29,8 @@ from autograder.source import AuthoringError, load_module, reference_namespace
 from autograder.submission import SubmissionError, load_submission
 
 log = logging.getLogger(__name__)
+
+OUT_OF_TIME = "not graded: the grading time ran out before this question"
 
 
 def question_score(points: float, checks: Iterable[tuple[bool, float]]) -> float:
@@ -139,11 +142,14 @@ def grade_submission(
     *,
     slot: int = 0,
     hide: Iterable[Path] = (),
+    deadline: float | None = None,
 ) -> dict[str, Any]:
     """Grade ``path`` and return its results in Gradescope's results.json schema.
 
     Below the configured isolation minimum nothing runs: every question gets 0 with the reason,
-    and ``extra_data`` has ``status: "refused"``."""
+    and ``extra_data`` has ``status: "refused"``. With a ``deadline`` (monotonic time), the
+    cells and the questions share the time left by :class:`~autograder.budget.TimePlan`, and
+    the results come before it whatever the submission's cells cost."""
     started = time.monotonic()
     template_for(assignment.preload)  # it imports them while this process loads the rest
     try:
@@ -174,26 +180,39 @@ def grade_submission(
         results["extra_data"].update(status="refused", reason=str(exc))
         return results
     with sandbox:
-        cells = sandbox.exec_cells(submission.cells)
-        results = [
-            grade_question(sandbox, q, tests[q.id], reference, assignment.seed)
-            for q in assignment.graded
-        ]
+        plan = None if deadline is None else TimePlan.until(deadline)
+        if plan is not None:
+            sandbox.deadline, sandbox.step_end = plan.deadline, plan.cells_end
+        cells = sandbox.exec_cells(submission.cells, plan and plan.cell_seconds)
+        results, late = [], []
+        for done, q in enumerate(assignment.graded):
+            if plan is not None:
+                sandbox.step_end = plan.question_end(len(assignment.graded) - done)
+            results.append(grade_question(sandbox, q, tests[q.id], reference, assignment.seed))
+            if time.monotonic() >= min(sandbox.step_end, sandbox.deadline):
+                late.append(q.id)
         output, isolation = sandbox.output(), sandbox.isolation
     return results_json(
         assignment,
         results,
         started,
-        note=_cell_report(cells),
+        note="\n\n".join(filter(None, [_cell_report(cells), _late_report(late)])),
         sha256=submission.sha256,
         output=output,
-        extra={"isolation": isolation, "cells": [c.status for c in cells]},
+        extra={
+            "isolation": isolation,
+            "cells": [c.status for c in cells],
+            "cell_seconds": [c.seconds for c in cells],
+            "out_of_time": late,
+        },
     )
 
 
 def grade_question(
     sandbox: Sandbox, question: Question, test: QuestionFn, reference: Mapping[str, Any], seed: int
 ) -> QuestionResult:
+    if min(sandbox.step_end, sandbox.deadline) <= time.monotonic():
+        return QuestionResult(question, (CheckResult("grading time", False, OUT_OF_TIME),))
     if not sandbox.alive:  # the child died after the previous question's last request
         sandbox.restart()
     tester = Tester(sandbox, reference, question_rng(seed, question.id))
@@ -231,6 +250,15 @@ def _cell_report(cells: list[CellResult]) -> str:
             "skipped:\n" + "\n".join(skipped)
         )
     return "\n\n".join(parts)
+
+
+def _late_report(questions: list[str]) -> str:
+    if not questions:
+        return ""
+    return (
+        f"The grading time ran out during {', '.join(questions)}: the checks it could not "
+        "finish failed."
+    )
 
 
 def ungraded_results(

@@ -6,13 +6,16 @@ tagged ``otter_ignore`` are demos (training runs, plots) that grading skips.
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import functools
 import hashlib
 import importlib.util
 import io
 import json
+import re
 import sys
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -23,6 +26,8 @@ from autograder.config import AuthoringError
 
 IGNORE_TAG = "otter_ignore"
 KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
+STUB_ID = re.compile(r'NotImplementedError\(\s*f?["\']([A-Za-z0-9_]+)')
+"""A stub's ``raise NotImplementedError("<question id>: what to do")``: group 1 is the id."""
 
 
 def read_source(path: Path) -> nbformat.NotebookNode:
@@ -79,6 +84,41 @@ def compiled_reference(path: Path) -> bytes:
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _parsed(cells: Iterable[str]) -> Iterator[ast.Module]:
+    """Each cell's syntax tree, IPython lines (``!pip``, ``%matplotlib``) left out first; a cell
+    that still does not parse is skipped."""
+    for cell in cells:
+        code = "\n".join(
+            "" if line.lstrip().startswith(("!", "%")) else line for line in cell.splitlines()
+        )
+        try:
+            yield ast.parse(code)
+        except (SyntaxError, ValueError):
+            continue
+
+
+def top_level_definitions(cells: Iterable[str]) -> set[str]:
+    """The functions and classes ``cells`` define at their top level."""
+    return {
+        node.name
+        for tree in _parsed(cells)
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef | ast.ClassDef)
+    }
+
+
+def raised_stubs(cells: Iterable[str]) -> set[str]:
+    """The question ids of the stubs ``cells`` still hold as code: the statements
+    ``raise NotImplementedError("<id>: ...")`` (not in a comment or a string)."""
+    ids = set()
+    for tree in _parsed(cells):
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call) and node.exc.args:
+                match = STUB_ID.match(ast.unparse(node.exc))
+                ids |= {match.group(1)} if match else set()
+    return ids
 
 
 def reference_sources(path: Path) -> list[str]:

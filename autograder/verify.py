@@ -46,7 +46,13 @@ from autograder.grading import (
     sandbox_for,
 )
 from autograder.markers import ANY_MARKER, validate
-from autograder.source import is_ignored, load_module, read_source, reference_namespace
+from autograder.source import (
+    STUB_ID,
+    is_ignored,
+    load_module,
+    read_source,
+    reference_namespace,
+)
 from autograder.submission import load_submission
 
 
@@ -166,7 +172,6 @@ def contract_problems(
 
 # --- the release: solution lines, markers, stubs, public tests, the solved notebook ---------------
 
-STUB_ID = re.compile(r'NotImplementedError\(\s*f?["\']([A-Za-z0-9_]+)')
 OTTER_PDF_MARKERS = re.compile(r"<!-- (BEGIN|END) QUESTION -->")  # otter's own, harmless
 
 
@@ -230,6 +235,18 @@ def public_test_problems(assignment: Assignment, built: Build) -> list[str]:
     return problems
 
 
+def kernel_config() -> Any:
+    """nbclient's settings for a kernel we start: the kernel manager provisions CurveZMQ keys
+    (the python3 kernelspec declares it supports them) where pyzmq has CurveZMQ, so the kernel
+    neither talks in plain text over TCP nor prints its warning that it does."""
+    import zmq
+    from traitlets.config import Config
+
+    config = Config()
+    config.KernelManager.transport_encryption = "auto" if zmq.has("curve") else "disabled"
+    return config
+
+
 def notebook_problems(assignment: Assignment, built: Build) -> list[str]:
     """Run the solved notebook top to bottom (demo cells included, one CPU thread) in a real
     Jupyter kernel, in a copy of the release folder; a failing cell, or a run longer than
@@ -244,7 +261,11 @@ def notebook_problems(assignment: Assignment, built: Build) -> list[str]:
         shutil.copyfile(built.solution, folder / assignment.notebook)
         nb = nbformat.read(folder / assignment.notebook, as_version=4)
         client = NotebookClient(
-            nb, timeout=budget, kernel_name="python3", resources={"metadata": {"path": folder}}
+            nb,
+            timeout=budget,
+            kernel_name="python3",
+            resources={"metadata": {"path": folder}},
+            config=kernel_config(),
         )
         threads = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
         env = {**os.environ, **dict.fromkeys(threads, "1")}

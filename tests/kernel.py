@@ -17,6 +17,7 @@ from nbclient import NotebookClient
 
 from autograder.build import Build
 from autograder.config import Assignment
+from autograder.verify import kernel_config
 
 THREADS_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 """Thread pools of torch and numpy: set to the thread count in the kernel's environment."""
@@ -47,7 +48,11 @@ def student_folder(built: Build, assignment: Assignment, folder: Path, notebook:
 def client(nb: nbformat.NotebookNode, cwd: Path, *, timeout: int) -> NotebookClient:
     """A client for ``nb`` whose kernel starts in ``cwd`` (cells' outputs recorded in ``nb``)."""
     return NotebookClient(
-        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(cwd)}}
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(cwd)}},
+        config=kernel_config(),
     )
 
 

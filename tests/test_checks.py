@@ -132,6 +132,24 @@ def test_compare_calls_both_sides_with_the_same_arguments(tester):
     ]
 
 
+def test_memory_errors_and_bare_exceptions_are_said_plainly(tester):
+    tester.sandbox.exec_cells(
+        [
+            "def hungry():\n    return bytearray(1 << 60)\n"
+            "def numpy_hungry():\n    return np.ones(1 << 34)\n"
+            "def bare():\n    raise ValueError"
+        ]
+    )
+    checks_before = len(tester.results)
+    for name in ("hungry", "numpy_hungry", "bare"):
+        with tester.check(name):
+            tester.call(name)
+    messages = [r.message for r in tester.results[checks_before:]]
+    assert messages[0] == "your code ran out of memory (MemoryError)"
+    assert messages[1].startswith("your code ran out of memory (MemoryError: Unable to allocate")
+    assert messages[2] == "your code raised ValueError (without a message)"
+
+
 def test_once_computes_once_per_rng_state_and_reads_on_as_if_it_had_computed():
     """Three submissions' testers of one question: the second gets the first's value (a copy)
     and is left with the rng state the computation left, so what it draws next is what a fresh

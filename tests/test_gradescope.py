@@ -30,16 +30,18 @@ import autograder
 from autograder import source
 from autograder.build import build
 from autograder.gradescope import (
+    answers_problem,
     failure_results,
     find_submission,
     results_schema,
     run,
     setup_script,
+    time_lines,
     validate_results,
     write_zip,
     zip_entries,
 )
-from autograder.submission import SubmissionError
+from autograder.submission import SubmissionError, load_submission
 from autograder.written import written_answers
 from tests.conftest import ROOT
 
@@ -388,6 +390,12 @@ def test_the_stub_gets_zero(ex08, built, tmp_path):
     results, _ = run_entry(root)
     assert results["score"] == 0
     assert all(t["score"] == 0 for t in results["tests"])
+    receipt = receipt_of(results, ex08)
+    assert receipt["name"] == "Submission received: did you upload the right file?"
+    assert receipt["status"] == "failed"
+    assert "This is the release with no answers" in receipt["output"]
+    digest = hashlib.sha256((built.student / "ex08.ipynb").read_bytes()).hexdigest()
+    assert f"SHA-256 of the notebook graded: {digest}\n" in receipt["output"]
 
 
 @pytest.mark.slow
@@ -398,7 +406,12 @@ def test_an_export_zip_scores_the_same_as_its_notebook(ex08, built, tmp_path):
     results, _ = run_entry(root)
     assert results["score"] == sum(q.points for q in ex08.graded)
     assert not Path("/tmp/otter-log-was-unpickled").exists()
-    assert "ex08.ipynb inside it" in results["tests"][0]["output"]
+    receipt = results["tests"][0]["output"]
+    assert "ex08.ipynb inside it" in receipt
+    # the hash a student can compare with sha256sum on their notebook, not the zip's
+    notebook_digest = hashlib.sha256(built.solution.read_bytes()).hexdigest()
+    assert f"SHA-256 of the notebook graded: {notebook_digest}\n" in receipt
+    assert hashlib.sha256(zipped).hexdigest() not in receipt
 
 
 HOSTILE_READ = """
@@ -497,6 +510,7 @@ def test_a_grader_that_cannot_start_leaves_the_fallback_results(built, tmp_path)
     results, proc = run_entry(root, AUTOGRADER_PYTHON="/bin/false")
     assert proc.returncode != 0
     assert results["score"] == 0 and results["extra_data"]["status"] == "error"
+    assert [t["name"] for t in results["tests"]] == ["Submission not graded"]
 
 
 @pytest.mark.slow
@@ -514,9 +528,110 @@ def test_the_deadline_stops_grading_with_a_valid_results_json(ex08, built, tmp_p
     validate_results(results)
     assert proc.returncode == 1
     assert results["score"] == 0 and "time limit" in results["output"]
+    receipt = results["tests"][0]
+    assert receipt["name"] == "Submission not graded" and receipt["visibility"] == "visible"
+    assert "Not graded: grading was stopped by the time limit (2 s)" in receipt["output"]
+    assert "Files received: ex08.ipynb." in receipt["output"]
+    assert "What to do: " in receipt["output"]
+
+
+SLOW_EXPERIMENT = """# my own experiment: train a bigger model for a long time
+import torch
+experiment = torch.nn.Linear(784, 256)
+for step in range(10**9):
+    experiment(torch.randn(256, 784)).square().mean().backward()
+"""
+
+
+@pytest.mark.slow
+def test_a_correct_notebook_with_slow_extra_cells_gets_its_points_at_a_short_deadline(
+    ex08, built, tmp_path
+):
+    """Two untagged cells that would run for hours, one among the answers and one at the end,
+    under a 40 s deadline: the time plan stops each at its share, the answers after the first
+    are still graded, and the receipt names both cells and says what to do."""
+    nb = nbformat.read(built.solution, as_version=4)
+    middle = len(nb.cells) // 2
+    nb.cells.insert(middle, nbformat.v4.new_code_cell(SLOW_EXPERIMENT))
+    nb.cells.append(nbformat.v4.new_code_cell(SLOW_EXPERIMENT))
+    root = gradescope_root(tmp_path, built, {"ex08.ipynb": nbformat.writes(nb).encode()})
+    deadline = 40
+    proc = subprocess.run(
+        [sys.executable, "-m", "autograder.gradescope", "--assignment", "ex08", "--deadline",
+         str(deadline)],
+        cwd=root / "source",
+        env={**os.environ, "PYTHONPATH": str(root / "source"), "AUTOGRADER_ROOT": str(root)},
+        capture_output=True,
+        text=True,
+        timeout=ENTRY_SECONDS,
+    )  # fmt: skip
+    results = json.loads((root / "results" / "results.json").read_text())
+    validate_results(results)
+    assert results["score"] == sum(q.points for q in ex08.graded), proc.stderr[-3000:]
+    assert proc.returncode == 0 and results["extra_data"]["out_of_time"] == []
+    statuses = results["extra_data"]["cells"]
+    graded = [c for c in nb.cells if c.cell_type == "code" and not source.is_ignored(c)]
+    slow = [i for i, c in enumerate(graded) if c.source == SLOW_EXPERIMENT]
+    assert len(slow) == 2 and slow[0] < len(graded) - 2
+    assert [i for i, s in enumerate(statuses) if s != "ok"] == slow
+    assert {statuses[i] for i in slow} == {"timeout"}
+    receipt = receipt_of(results, ex08)
+    text = receipt["output"]
+    assert receipt["name"] == "Submission received: some of it ran out of time", text
+    for i in slow:
+        assert f"graded code cell {i + 1} was stopped after " in text, text
+    assert f"Gradescope stops the grader after {deadline} s" in text
+    assert "What to do: a cell that only runs an experiment" in text
 
 
 # -- the visible receipt -----------------------------------------------------------------------
+
+
+def test_the_right_file_question_is_asked_only_of_a_notebook_without_answers(ex08, built, tmp_path):
+    def loaded(nb_bytes: bytes):
+        path = tmp_path / "ex08.ipynb"
+        path.write_bytes(nb_bytes)
+        return load_submission(path, notebook_name="ex08.ipynb", assignment_id="ex08")
+
+    release = loaded((built.student / "ex08.ipynb").read_bytes())
+    solution = loaded(built.solution.read_bytes())
+    other = loaded(
+        nbformat.writes(
+            nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])
+        ).encode()
+    )
+    assert "release with no answers" in answers_problem(ex08, release, {"score": 0})
+    assert answers_problem(ex08, release, {"score": 0.5}) is None  # something was answered
+    assert answers_problem(ex08, solution, {"score": 0}) is None  # answered, all of it wrong
+    assert "This notebook is not ex08.ipynb" in answers_problem(ex08, other, {"score": 0})
+
+
+def test_the_receipt_names_the_slowest_cell_when_the_time_ran_out_in_a_question():
+    cells = ["x = 1", "history = train_for_hours(model)", "y = 2"]
+    extra = {
+        "cells": ["ok", "ok", "ok"],
+        "cell_seconds": [0.1, 200.0, 0.2],
+        "out_of_time": ["p1_train", "p2_var_y"],
+    }
+    text = "\n".join(time_lines(cells, extra, 540))
+    assert "Gradescope stops the grader after 540 s" in text
+    assert "the time ran out during p1_train, p2_var_y" in text
+    assert "graded code cell 2 (200.0 s), starting: history = train_for_hours(model)" in text
+    assert "What to do: " in text and "stopped after" not in text
+    assert time_lines(cells, {**extra, "out_of_time": []}, 540) == []  # nothing ran out
+
+
+@pytest.mark.slow
+def test_a_notebook_of_something_else_gets_the_right_file_receipt(ex08, built, tmp_path):
+    other = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell("def fit_line(x, y):\n    return 0.0"),
+               nbformat.v4.new_code_cell("!pip install numpy\nvalue = fit_line([1], [2])")]
+    )  # fmt: skip
+    files = {"homework.ipynb": nbformat.writes(other).encode()}
+    results = run(assignment_id="ex08", root=gradescope_root(tmp_path, built, files))
+    receipt = receipt_of(results, ex08)
+    assert receipt["name"] == "Submission received: did you upload the right file?"
+    assert "This notebook is not ex08.ipynb: it defines none of the functions" in receipt["output"]
 
 
 def receipt_of(results: dict, ex08) -> dict:
@@ -564,11 +679,13 @@ def test_a_renamed_notebook_is_graded_and_its_receipt_says_what_ran(ex08, built,
     results = run(assignment_id="ex08", root=gradescope_root(tmp_path, built, {name: body}))
     validate_results(results)
     receipt = receipt_of(results, ex08)
-    assert receipt["name"] == "Submission received" and receipt["status"] == "passed"
+    # the release with two cells added: graded, and said to hold no answers
+    assert receipt["name"] == "Submission received: did you upload the right file?"
     text = receipt["output"]
     digest = hashlib.sha256(body).hexdigest()
     assert f"Received and graded: {name} (named differently from ex08.ipynb" in text, text
-    assert f"SHA-256 {digest[:16]}" in text
+    assert f"SHA-256 of the notebook graded: {digest}\n" in text
+    assert "This is the release with no answers" in text
     cells = results["extra_data"]["cells"]
     assert cells[-1] == "error" and cells.count("error") == 1
     assert f"1 of the {len(cells)} graded code cells failed to run" in text

@@ -419,7 +419,7 @@ def test_a_failing_function_costs_only_its_own_question(
         "p1_f_true": "timed out",
         "p1_e3_network": "your code raised SystemExit",
         "p1_e3_init": "your code crashed: killed by SIGKILL",
-        "p2_var_y": "your code raised MemoryError",
+        "p2_var_y": "your code ran out of memory (MemoryError",
         "p4_memory": "your code crashed: exit status 0",
     }
     for qid, message in messages.items():

@@ -95,6 +95,7 @@ def test_the_export_ran_the_public_checks_and_wrote_one_zip(run, ex08):
     export = [c for c in nb.cells if c.cell_type == "code" and "grader.export(" in c.source][0]
     summary = text_of(export)
     assert summary.count(f"results: {PASSED}") == len(ex08.graded), summary[-2000:]
+    assert "eavesdropping" not in summary and "Warning" not in summary, summary[-2000:]
     assert len(list(folder.glob("ex08_*.zip"))) == 1
 
 

@@ -322,15 +322,56 @@ def test_warnings_on_stderr_do_not_fail_cells() -> None:
     [
         ("import os\nos._exit(3)", "exit status 3"),
         ("import os\nos.kill(os.getpid(), 9)", "killed by SIGKILL"),
-        ("import ctypes\nctypes.string_at(0)", "killed by SIGSEGV"),
+        ("import ctypes\nctypes.string_at(0)", "killed by SIGSEGV (segmentation fault)"),
+        ("import os\nos.abort()", "killed by SIGABRT (aborted)"),
     ],
 )
 def test_a_cell_that_kills_the_child_is_reported_and_state_replayed(cell: str, reason: str) -> None:
     with small(4) as sb:
         results = sb.exec_cells(["a = [1]", "a.append(2)", cell, "b = sum(a)"])
         assert [r.status for r in results] == ["ok", "ok", "crashed", "ok"]
-        assert results[2].message.startswith(reason)
+        assert results[2].message == reason  # the signal, and no guess at why it came
         assert sb.alive and sb.request({"op": "get", "name": "b"}) == 3
+
+
+def test_out_of_memory_is_said_only_when_the_cgroup_recorded_a_kill(tmp_path: Path) -> None:
+    from autograder.sandbox import exit_reason
+    from autograder.sandbox.cgroup import Cgroup
+    from autograder.sandbox.sandbox import _describe_exit
+
+    v2, v1, none = tmp_path / "v2", tmp_path / "v1", tmp_path / "none"
+    for folder in (v2, v1, none):
+        folder.mkdir()
+    (v2 / "memory.events").write_text("low 0\nhigh 0\nmax 7\noom 2\noom_kill 2\n")
+    (v1 / "memory.oom_control").write_text("oom_kill_disable 0\nunder_oom 0\noom_kill 1\n")
+    assert [Cgroup([f]).oom_kills() for f in (v2, v1, none)] == [2, 1, 0]
+    assert Cgroup([v2, v1]).oom_kills() == 3
+    killed = 128 + 9
+    assert _describe_exit(killed) == "killed by SIGKILL"
+    assert "ran out of memory" in _describe_exit(killed, out_of_memory=True)
+    assert "memory" not in _describe_exit(128 + 11) + _describe_exit(128 + 6)
+    # the trusted grading process has no cgroup of its own: its signal only, no guess
+    assert exit_reason(-9) == "the grading process was killed by SIGKILL"
+    assert exit_reason(-11) == "the grading process was killed by SIGSEGV (segmentation fault)"
+
+
+def test_a_time_plan_cuts_cells_and_requests_but_not_the_replay() -> None:
+    """A cell given less than ``cell_seconds`` is stopped with its share named; after the
+    step's end (``step_end``) a restart still replays what succeeded, and a request is cut to
+    the time left."""
+    with small(8) as sb:
+        cells = ["import time\nkept = 1", "while True:\n    pass", "kept += 1"]
+        results = sb.exec_cells(cells, seconds=lambda left: 1.5)
+        assert [r.status for r in results] == ["ok", "timeout", "ok"]
+        assert results[1].message == "cell stopped after 1.5 s, its share of the grading time"
+        assert 1.5 <= results[1].seconds < 4
+        sb.step_end = time.monotonic() - 1
+        sb.restart()  # the replay is bounded by ``deadline`` only
+        sb.step_end = time.monotonic() + 1
+        assert sb.request({"op": "get", "name": "kept"}) == 2
+        sb.exec_cells(["def spin():\n    while True:\n        pass"])
+        with pytest.raises(Timeout, match=r"no reply within the \d\.\d s left of the grading time"):
+            sb.request({"op": "call", "name": "spin"})
 
 
 def test_an_infinite_loop_times_out_only_its_cell() -> None:
@@ -367,7 +408,8 @@ def test_memory_bombs_fail_inside_the_child_only() -> None:
                 "ok = 1",
             ]
         )
-        assert results[0].status == "error" and "MemoryError" in results[0].message
+        assert results[0].status == "error"
+        assert results[0].message == "MemoryError: out of memory (line 1)"
         assert results[1].status in ("error", "crashed") and results[2].status in (
             "error",
             "crashed",

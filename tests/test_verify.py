@@ -22,10 +22,11 @@ LEAKY_CELL = '\n\n# %%\nprint(f"Var[y] = d * sigma**2 / 2 = {64 * 0.3**2 / 2:.4f
 
 
 @pytest.mark.parametrize("aid", list(load_config(ROOT / "grader.yml")))
-def test_every_assignment_is_sound(aid):
+def test_every_assignment_is_sound(aid, capfd):
     assignment = load_config(ROOT / "grader.yml")[aid]
     verdict = verify(assignment)
     assert verdict.problems == ()
+    assert "eavesdropping" not in capfd.readouterr().err  # the kernel's TCP warning
     assert verdict.reference["score"] == sum(q.points for q in assignment.graded)
     assert verdict.stub["score"] == 0
     kinds = {kind for kind, _, _ in verdict.variants}

@@ -419,7 +419,7 @@ class Runner:
         except BaseException as exc:  # noqa: BLE001 - SystemExit too: it ends the cell only
             line = _cell_line(exc, filename)
             where = f" (line {line})" if line is not None else ""
-            text = _safe_str(exc)
+            text = _safe_str(exc) or ("out of memory" if isinstance(exc, MemoryError) else "")
             message = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
             return {"status": "error", "message": _clip(message + where)}
         return {"status": "ok", "message": ""}

@@ -46,6 +46,19 @@ class Cgroup:
                 pids |= {int(p) for p in (folder / "cgroup.procs").read_text().split()}
         return pids
 
+    def oom_kills(self) -> int:
+        """How many processes the kernel killed for lack of memory in this cgroup (``oom_kill``
+        of v2's ``memory.events``, or of v1's ``memory.oom_control``; 0 where neither says)."""
+        kills = 0
+        for folder in self.folders:
+            for name in ("memory.events", "memory.oom_control"):
+                with contextlib.suppress(OSError, ValueError):
+                    for line in (folder / name).read_text().splitlines():
+                        key, _, value = line.partition(" ")
+                        if key == "oom_kill":
+                            kills += int(value)
+        return kills
+
     def kill(self) -> None:
         """SIGKILL everything in the cgroup, escaped descendants included."""
         for _ in range(100):

@@ -2,6 +2,17 @@
 
 from __future__ import annotations
 
+import signal
+
+
+def describe_signal(sig: signal.Signals) -> str:
+    """``SIGSEGV (segmentation fault)``: the signal's name and what the system calls it (the
+    name alone for SIGKILL, which says no more than "killed")."""
+    what = signal.strsignal(sig) or ""
+    if not what or sig == signal.SIGKILL:
+        return sig.name
+    return f"{sig.name} ({what if what[:2].isupper() else what[:1].lower() + what[1:]})"
+
 
 class SandboxError(Exception):
     """Base class: anything that went wrong with the child or the conversation with it."""
@@ -12,7 +23,7 @@ class Timeout(SandboxError):
 
 
 class Crashed(SandboxError):
-    """The child died (``reason`` says how, e.g. ``"killed by SIGKILL (out of memory?)"``)."""
+    """The child died (``reason`` says how, e.g. ``"killed by SIGSEGV (segmentation fault)"``)."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)

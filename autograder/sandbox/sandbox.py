@@ -15,11 +15,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import cgroup, wire
+from . import cgroup, errors, wire
 from .errors import Crashed, IsolationRefused, ProtocolError, SandboxError, StudentError, Timeout
 from .limits import Limits
 from .template import Child, child_env, template
@@ -90,18 +90,18 @@ def readable_by(uid: int, gid: int, paths: Sequence[str]) -> list[str]:
     return json.loads(run.stdout)
 
 
-def _describe_exit(code: int | None) -> str:
+def _describe_exit(code: int | None, *, out_of_memory: bool = False) -> str:
+    """How the child ended, from what is known: the signal, and "out of memory" only when its
+    cgroup recorded an out-of-memory kill (``out_of_memory``); a signal says nothing of why."""
     if code is None:
         return "died (no exit status)"
     if code > 128 and code - 128 < signal.NSIG:
         sig = signal.Signals(code - 128)
-        hint = {
-            signal.SIGKILL: " (out of memory?)",
-            signal.SIGXCPU: " (CPU time limit)",
-            signal.SIGSEGV: " (out of memory?)",
-            signal.SIGABRT: " (out of memory?)",
-        }
-        return f"killed by {sig.name}{hint.get(sig, '')}"
+        if out_of_memory:
+            return f"killed by {sig.name}: it ran out of memory (the sandbox's memory limit)"
+        if sig == signal.SIGXCPU:
+            return f"killed by {sig.name}: it reached the sandbox's CPU time limit"
+        return f"killed by {errors.describe_signal(sig)}"
     return f"exit status {code}"
 
 
@@ -194,6 +194,12 @@ class Sandbox:
         self.uid = self.gid = BASE_UID + lease_slot
         self.isolation = "not started"
         self.start_seconds = math.nan
+        self.deadline = math.inf
+        """Monotonic time after which nothing runs: each cell's and request's time limit is cut
+        to what is left until then (the caller's time plan, ``autograder/budget.py``)."""
+        self.step_end = math.inf
+        """The same for the current step of that plan (the cells, a question), except that the
+        replay of the cells that succeeded, after a restart, may run until :attr:`deadline`."""
         self.hello: dict[str, Any] = {}
         self._good: list[tuple[int, str]] = []
         self._preload = tuple(preload)
@@ -392,6 +398,11 @@ class Sandbox:
             wire.write_message(self._fds["req"], parts, deadline, self._fds["pidfd"])
         return self._receive(deadline)
 
+    def _time_left(self, *, replay: bool = False) -> float:
+        """Seconds until :attr:`step_end` (until :attr:`deadline` for a replay)."""
+        end = self.deadline if replay else min(self.deadline, self.step_end)
+        return max(0.0, end - time.monotonic())
+
     def _death_reason(self) -> str:
         assert self._proc is not None
         code = self._proc.wait(timeout=5)
@@ -399,9 +410,10 @@ class Sandbox:
             return "stopped answering (pipe closed)"
         if code == SETUP_FAILED:
             return f"sandbox set-up failed; {self._jail_log()}"
+        oom = self._cgroup is not None and self._cgroup.oom_kills() > 0
         if self.isolation == "not started":
-            return f"{_describe_exit(code)}; {self._jail_log()}"
-        return _describe_exit(code)
+            return f"{_describe_exit(code, out_of_memory=oom)}; {self._jail_log()}"
+        return _describe_exit(code, out_of_memory=oom)
 
     def request(self, op: Mapping[str, Any], timeout: float | None = None) -> Any:
         """Send ``op`` (``get`` or ``call``, see the module docs) and return the decoded value.
@@ -428,7 +440,13 @@ class Sandbox:
             }
         else:
             message = {"op": "get", "name": op["name"]}
-        reply = self._roundtrip(message, self.limits.call_seconds if timeout is None else timeout)
+        limit = self.limits.call_seconds if timeout is None else timeout
+        left = self._time_left()
+        try:
+            reply = self._roundtrip(message, min(limit, left))
+        except Timeout:
+            why = f"the {left:.1f} s left of the grading time" if left < limit else f"{limit:g} s"
+            raise Timeout(f"no reply within {why}") from None
         if reply["status"] == "error":
             texts = [reply.get(k) for k in ("type", "message", "traceback")]
             if not all(type(t) is str for t in texts):
@@ -445,15 +463,25 @@ class Sandbox:
             return {"value": reply["value"], "args": reply["args"]}
         return reply["value"]
 
-    def _exec_one(self, index: int, source: str) -> CellResult:
+    def _exec_one(
+        self, index: int, source: str, limit: float | None = None, *, replay: bool = False
+    ) -> CellResult:
+        """Run one cell, ``limit`` seconds at most (default ``limits.cell_seconds``), cut to the
+        time left (:meth:`_time_left`)."""
+        began = time.monotonic()
+        full = self.limits.cell_seconds
+        limit = min(full if limit is None else limit, self._time_left(replay=replay))
+        result = self._exec_reply(index, source, limit)
+        result.seconds = round(time.monotonic() - began, 3)
+        if result.status == "timeout" and limit < full:
+            result.message = f"cell stopped after {limit:.1f} s, its share of the grading time"
+        return result
+
+    def _exec_reply(self, index: int, source: str, limit: float) -> CellResult:
         try:
-            reply = self._roundtrip(
-                {"op": "exec", "index": index, "source": source}, self.limits.cell_seconds
-            )
+            reply = self._roundtrip({"op": "exec", "index": index, "source": source}, limit)
         except Timeout:
-            return CellResult(
-                index, "timeout", f"cell exceeded the {self.limits.cell_seconds:g} s time limit"
-            )
+            return CellResult(index, "timeout", f"cell exceeded the {limit:g} s time limit")
         except Crashed as exc:
             return CellResult(index, "crashed", exc.reason)
         except ProtocolError as exc:
@@ -470,17 +498,23 @@ class Sandbox:
             return CellResult(index, "crashed", "protocol error: malformed cell reply")
         return CellResult(index, status, message[:4000], tuple(s[:100] for s in skipped[:20]))
 
-    def exec_cells(self, cells: Sequence[str]) -> list[CellResult]:
+    def exec_cells(
+        self, cells: Sequence[str], seconds: Callable[[int], float] | None = None
+    ) -> list[CellResult]:
         """Run ``cells`` in order in one namespace, like a notebook kernel.
 
         An exception fails only its cell. A cell that times out or kills the child is reported,
         a fresh child replays the cells that succeeded, and execution goes on with the next cell.
+        ``seconds(n)``, given the number of cells left (this one included), is this cell's time
+        limit (default: ``limits.cell_seconds`` each), cut to :attr:`step_end` and
+        :attr:`deadline`.
         """
         results = []
         for index, source in enumerate(cells):
             if not self.alive:
                 self.restart()
-            result = self._exec_one(index, source)
+            limit = None if seconds is None else seconds(len(cells) - index)
+            result = self._exec_one(index, source, limit)
             results.append(result)
             if result.status == "ok":
                 self._good.append((index, source))
@@ -500,7 +534,7 @@ class Sandbox:
             pending, kept = list(self._good), []
             while pending:
                 index, source = pending.pop(0)
-                result = self._exec_one(index, source)
+                result = self._exec_one(index, source, replay=True)
                 if result.status == "ok":
                     kept.append((index, source))
                 else:

@@ -30,7 +30,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from .errors import SandboxError
+from .errors import SandboxError, describe_signal
 
 HERE = Path(__file__).resolve().parent
 TEMPLATE_SOURCE = (HERE / "_template.py").read_text()
@@ -370,7 +370,5 @@ def call(parent: Template, fn: Callable[..., Any], *args: Any, **kwargs: Any) ->
 def exit_reason(code: int | None) -> str:
     """Why a trusted process ended before it answered, from its ``exitcode``."""
     if code is not None and code < 0:
-        name = signal.Signals(-code).name
-        hint = " (out of memory?)" if -code == signal.SIGKILL else ""
-        return f"the grading process was killed by {name}{hint}"
+        return f"the grading process was killed by {describe_signal(signal.Signals(-code))}"
     return f"the grading process died (exit status {code})"

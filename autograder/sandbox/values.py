@@ -71,13 +71,15 @@ class CellResult:
     """The outcome of one executed notebook cell.
 
     ``message`` is empty when ok, else e.g. ``"NameError: name 'x' is not defined (line 3)"``;
-    ``skipped`` are the IPython lines that did not run (``%%bash``, ``!pip install x``).
+    ``skipped`` are the IPython lines that did not run (``%%bash``, ``!pip install x``);
+    ``seconds`` is how long the cell ran (wall clock, as the trusted side measured it).
     """
 
     index: int
     status: Literal["ok", "error", "timeout", "crashed"]
     message: str = ""
     skipped: tuple[str, ...] = ()
+    seconds: float = 0.0
 
 
 @dataclass(frozen=True)
