@@ -197,6 +197,15 @@ def grade_question(
     return QuestionResult(question, tuple(tester.results))
 
 
+def check_records(results: Iterable[QuestionResult]) -> list[dict[str, Any]]:
+    """What the grader decided, check by check, as results.json's ``extra_data.checks``."""
+    return [
+        {"question": r.question.id, "check": c.name, "passed": c.passed}
+        for r in results
+        for c in r.checks
+    ]
+
+
 def _cell_report(cells: list[CellResult]) -> str:
     problems = [
         f"- cell {c.index + 1}: {c.status}: {markdown_text(c.message)}"
@@ -226,9 +235,13 @@ def ungraded_results(
     assignment: Assignment, check: str, reason: str, started: float, *, note: str | None = None
 ) -> dict[str, Any]:
     """results.json for a submission that could not be graded: every question fails one check
-    named ``check`` with ``reason``; ``note`` (default: the reason) heads the output."""
+    named ``check`` with ``reason``; ``note`` (default: the reason), plain text that may hold
+    what a student chose (a file name, the notebook's metadata), heads the Markdown output
+    escaped."""
     results = [QuestionResult(q, (CheckResult(check, False, reason),)) for q in assignment.graded]
-    return results_json(assignment, results, started, note=note or reason, sha256=None)
+    return results_json(
+        assignment, results, started, note=markdown_text(note or reason), sha256=None
+    )
 
 
 def results_json(
@@ -241,7 +254,11 @@ def results_json(
     output: str = "",
     extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Gradescope's results.json for these question results."""
+    """Gradescope's results.json for these question results. ``note`` is Markdown: any student
+    text in it already went through :func:`autograder.results.markdown_text`. ``extra_data``
+    keeps the grader's own record of every check (question, check name, passed), which the
+    class report counts: never the output's text, where a student's message could forge a
+    check line."""
     level = assignment.visibility.tests
     tests = [
         {
@@ -285,6 +302,7 @@ def results_json(
             "grader_version": autograder.__version__,
             "seed": assignment.seed,
             "submission_sha256": sha256,
+            "checks": check_records(results),
             **(extra or {}),
         },
         "tests": tests,
