@@ -109,7 +109,9 @@ def test_gradescope_names_the_uploaded_files_safely(ex08, tmp_path_factory, name
 def test_the_notebooks_declared_assignment_renders_as_text(ex08, tmp_path_factory, declared):
     path = tmp_path_factory.mktemp("meta") / ex08.notebook
     notebook = {
-        "cells": [{"cell_type": "code", "id": "c", "source": "x = 1", "metadata": {}, "outputs": []}],
+        "cells": [
+            {"cell_type": "code", "id": "c", "source": "x = 1", "metadata": {}, "outputs": []}
+        ],
         "metadata": {"autograder": {"assignment": declared}},
         "nbformat": 4,
         "nbformat_minor": 5,
@@ -134,9 +136,7 @@ def test_a_grader_failures_exception_text_renders_as_text(ex08, text):
 @PROPERTY
 @given(message=HOSTILE, skipped=HOSTILE)
 def test_cell_errors_and_skipped_lines_render_as_list_items_of_their_text(ex08, message, skipped):
-    note = _cell_report(
-        [CellResult(0, "error", message), CellResult(1, "ok", "", (skipped,))]
-    )
+    note = _cell_report([CellResult(0, "error", message), CellResult(1, "ok", "", (skipped,))])
     rendered = RENDER.render(note)
     for tag in ("<script", "<img", "<a ", "<div", "<h1", "<strong", "<em", "<code", "<pre"):
         assert tag not in rendered, rendered
