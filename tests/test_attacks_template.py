@@ -30,7 +30,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from submissions import hostile
-from test_isolation_levels import IS_ROOT, ROOT, in_level
+from test_isolation_levels import IS_ROOT, ROOT, hardened_project, in_level
 
 from autograder.batch import grade_batch
 from autograder.build import build
@@ -155,20 +155,7 @@ def test_at_uid_a_submission_cannot_borrow_a_classmates_notebook(ex08: Assignmen
     base = Path(tempfile.mkdtemp(prefix="autograder-borrow-"))
     try:
         base.chmod(0o755)
-        project = base / "project"  # hardened as the uid level asks: only the public data readable
-        project.mkdir(mode=0o711)
-        shutil.copytree(ROOT / "autograder", project / "autograder")
-        shutil.copytree(ROOT / "solutions", project / "solutions")
-        shutil.copy(ROOT / "grader.yml", project / "grader.yml")
-        for path in project.rglob("*"):
-            path.chmod(path.stat().st_mode & 0o700)
-        for path in (project / "solutions", project / "solutions" / "ex08"):
-            path.chmod(0o711)
-        for path in [
-            project / "solutions" / "ex08" / "data",
-            *(project / "solutions" / "ex08" / "data").rglob("*"),
-        ]:
-            path.chmod(path.stat().st_mode | 0o055 if path.is_dir() else 0o644)
+        project = hardened_project(base)
         built = build(ex08, out=base / "built")
         stub = nbformat.read(str(built.student / ex08.notebook), as_version=4)
         (base / "class").mkdir(mode=0o755)  # as a class folder usually is

@@ -150,6 +150,24 @@ def in_level(
     return json.loads(run.stdout.strip().splitlines()[-1])
 
 
+def hardened_project(base: Path) -> Path:
+    """A copy of the project (package, solutions, grader.yml) in ``base``/project, hardened as
+    the ``uid`` level asks: only ex08's public data readable by others."""
+    project = base / "project"
+    project.mkdir(mode=0o711)
+    shutil.copytree(ROOT / "autograder", project / "autograder")
+    shutil.copytree(ROOT / "solutions", project / "solutions")
+    shutil.copy(ROOT / "grader.yml", project / "grader.yml")
+    for path in project.rglob("*"):
+        path.chmod(path.stat().st_mode & 0o700)
+    for path in (project / "solutions", project / "solutions" / "ex08"):
+        path.chmod(0o711)
+    data = project / "solutions" / "ex08" / "data"
+    for path in [data, *data.rglob("*")]:
+        path.chmod(path.stat().st_mode | 0o055 if path.is_dir() else 0o644)
+    return project
+
+
 @pytest.fixture()
 def secret(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A file that only root may read (a mode-700 folder): what file modes must protect at the
