@@ -295,6 +295,7 @@ def results_json(
         "execution_time": round(time.monotonic() - started, 3),
         "output": "\n\n".join(summary),
         "output_format": "md",
+        "test_output_format": "text",  # check messages and printed output, shown as typed
         "visibility": level,
         "stdout_visibility": "hidden",
         "extra_data": {

@@ -33,6 +33,7 @@ from test_sandbox import READ_ATTEMPTS, secret_dir  # noqa: F401 - a fixture
 
 from autograder.build import autograder_zip
 from autograder.config import Assignment
+from autograder.results import markdown_text
 
 ROOT = Path(__file__).resolve().parent.parent
 IS_ROOT = os.geteuid() == 0
@@ -295,7 +296,8 @@ def test_a_refused_submission_gets_results_saying_why() -> None:
     assert results["score"] == 0
     assert results["extra_data"]["status"] == "refused"
     assert "isolation level 'none'" in results["extra_data"]["reason"]
-    assert "Not graded: the grader refused to run student code here" in results["output"]
+    reason = "Not graded: the grader refused to run student code here"
+    assert markdown_text(reason) in results["output"]  # as Markdown shows it
     assert all("Not graded" in t["output"] for t in results["tests"] if t.get("max_score"))
 
 

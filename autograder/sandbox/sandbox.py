@@ -372,7 +372,8 @@ class Sandbox:
                 "protected by file modes only",
                 self.uid,
             )
-            world_writable_dirs()  # now, before any student code runs: cleaned after each child
+            if not self.landlock:  # else the child cannot write there: nothing to clean
+                world_writable_dirs()  # now, before any student code runs
             if self.landlock < LANDLOCK_SCOPES:
                 log.warning(
                     "sandbox: Landlock ABI %d (%d needed): concurrent sandboxes can exchange "
@@ -598,11 +599,11 @@ class Sandbox:
         return work
 
     def _remove_uid_files(self) -> None:
-        """At ``uid`` (no private /tmp): delete what the sandbox uid left in the host's
-        world-writable folders (:func:`world_writable_dirs`), which the next submission on this
-        slot (the same uid) would read, and whose bytes would otherwise fill the host's disk
-        submission after submission."""
-        if self.isolation != "uid" or os.geteuid() != 0:
+        """At ``uid`` (no private /tmp) without Landlock: delete what the sandbox uid left in the
+        host's world-writable folders (:func:`world_writable_dirs`), which the next submission on
+        this slot (the same uid) would read, and whose bytes would otherwise fill the host's disk
+        submission after submission. With Landlock its child could write none of them."""
+        if self.isolation != "uid" or os.geteuid() != 0 or self.landlock:
             return
         folders = [f for f in world_writable_dirs() if os.path.isdir(f)]
         if not folders:
