@@ -118,19 +118,24 @@ SCRIPT = textwrap.dedent("""
 
 
 @pytest.fixture
-def unusual_world_writable() -> Iterator[Path]:
-    """A world-writable folder where no fixed list would look (as /run/lock is on many hosts)."""
+def unusual_world_writable() -> Iterator[tuple[Path, Path]]:
+    """A world-writable folder where no fixed list would look (as /run/lock is on many hosts),
+    and one the sandbox user cannot reach (inside a root-only folder)."""
     folder = Path(tempfile.mkdtemp(prefix="autograder-ww-", dir="/var/cache"))
     folder.chmod(0o1777)
-    yield folder
+    private = Path(tempfile.mkdtemp(prefix="autograder-ww-", dir="/var/cache"))
+    (private / "inner").mkdir()
+    (private / "inner").chmod(0o1777)
+    yield folder, private / "inner"
     shutil.rmtree(folder)
+    shutil.rmtree(private)
 
 
 @pytest.mark.parametrize(
     ("level", "landlock"), [("root+namespaces", True), ("uid", True), ("uid", False)]
 )
 def test_nothing_a_submission_leaves_reaches_the_next_on_the_same_slot(
-    level: str, landlock: bool, unusual_world_writable: Path
+    level: str, landlock: bool, unusual_world_writable: tuple[Path, Path]
 ) -> None:
     """At ``uid`` with Landlock, a child cannot write any world-writable folder; without it
     (a kernel or container without Landlock), what it wrote there is deleted when its sandbox
@@ -138,7 +143,8 @@ def test_nothing_a_submission_leaves_reaches_the_next_on_the_same_slot(
     out = in_level(level, SCRIPT, PLANT, LOOK, landlock=landlock)
     assert out["isolation"] == level
     assert out["cells"] == ["ok", "ok"]
-    assert str(unusual_world_writable) in out["folders"]
+    reachable, unreachable = map(str, unusual_world_writable)
+    assert reachable in out["folders"] and unreachable not in out["folders"]
     assert {"/tmp", "/var/tmp"} <= set(out["folders"])
     if level == "uid" and landlock and landlock_abi():
         assert out["landlock"] == landlock_abi()

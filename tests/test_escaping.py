@@ -3,7 +3,8 @@
 results.json's ``output`` is Markdown (``output_format: md``): every student-chosen string that
 reaches it (an uploaded file's name, the notebook's ``metadata.autograder.assignment``, a grader
 failure's exception text, a cell's error message) must render, with a CommonMark renderer that
-passes raw HTML through, as exactly its words: no tag, link, image or block. report.html's
+passes raw HTML through, as exactly its words: no tag, link, image or block; in report.html and
+the written answers' index, it adds no element. report.html's
 failed-check statistics come from the grader's own check records, so a student's message that
 looks like check lines changes nothing there.
 """
@@ -14,6 +15,7 @@ import html
 import json
 import time
 from collections import Counter
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -30,6 +32,7 @@ from autograder.report import report_html, summarize
 from autograder.results import plain_text
 from autograder.sandbox import CellResult
 from autograder.submission import SubmissionError, load_submission
+from autograder.written import Entry, index_page
 
 HOSTILE = st.one_of(
     st.text(st.characters(exclude_categories=())),  # any code point, lone surrogates included
@@ -162,3 +165,28 @@ def test_forged_check_lines_do_not_change_the_failed_check_statistics(
     assert summary.failures == expected
     page = report_html(ex08, summary, [])
     assert page.count("<tr><td>") == len(expected)  # the rows of "Failed hidden checks"
+
+
+class _Tags(HTMLParser):
+    def __init__(self, page: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, tuple]] = []
+        self.feed(page)
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, tuple(name for name, _ in attrs)))
+
+
+@PROPERTY
+@given(text=HOSTILE)
+def test_student_text_adds_no_element_to_report_html_nor_the_written_index(ex08, text):
+    """report.html's not-graded table (submission, student, reason) and the written answers'
+    index (label, problem) have exactly the elements they have with a harmless word."""
+
+    def pages(t: str) -> list[str]:
+        row = {"submission": t, "name": t, "status": "error", "reason": t}
+        entry = Entry("s1", t, "s1", (), (), problem=t or "x")
+        return [report_html(ex08, summarize(ex08, []), [row]), index_page(ex08, [entry])]
+
+    for hostile, harmless in zip(pages(text), pages("x"), strict=True):
+        assert _Tags(hostile).tags == _Tags(harmless).tags
