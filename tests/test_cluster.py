@@ -147,6 +147,13 @@ def cluster(tmp_path) -> Iterator[Cluster]:
         c.stop()
 
 
+def hiding_grade(assignment, path: Path, *, slot: int, hide: list[Path]) -> dict:
+    """``fake_grade`` that also records, in results.json, what its grading was told to hide."""
+    results = fake_grade(assignment, path, slot=slot, hide=hide)
+    results["extra_data"]["hidden"] = [str(p) for p in hide]
+    return results
+
+
 def reference_cache() -> tuple[int, int]:
     """On a worker: hits and misses of the grader's per-process cache of the reference."""
     from autograder.source import reference_namespace
@@ -245,8 +252,12 @@ def test_at_uid_the_cluster_path_refuses_a_class_its_sandbox_user_can_read():
                 grade_on(c, assignment, [folder], out, grade=fake_grade)
             assert not (out / "a").exists()
             folder.chmod(0o700)
-            graded = grade_on(c, assignment, [folder], out, grade=fake_grade)
+            graded = grade_on(c, assignment, [folder], out, grade=hiding_grade)
             assert list(graded.graded) == ["a"] and read_grades(out)["a"]["status"] == "graded"
+            hidden = json.loads((out / "a" / "results.json").read_text())["extra_data"]["hidden"]
+            copy = Path(hidden[0])  # the worker's private copy, gone with its grading
+            assert copy.name.startswith("autograder-submission-") and not copy.exists()
+            assert hidden[1:] == [str(out.resolve()), str(folder.resolve())]
         finally:
             c.stop()
     finally:
