@@ -100,6 +100,8 @@ class Tester:
         self.rng = rng
         self.results: list[CheckResult] = []
         self._abandoned: str | None = None
+        self.incident = ""
+        """Why the question's checks stopped early (timeout, crash...), for the gradebook."""
         self._computing: str | None = None  # the key of the t.once computation running
 
     @contextlib.contextmanager
@@ -118,12 +120,15 @@ class Tester:
             self.results.append(CheckResult(name, False, _student_error(exc), weight))
         except Timeout as exc:
             self._abandoned = f"an earlier call timed out ({exc})"
+            self.incident = self.incident or f"timed out: {exc}"
             self.results.append(CheckResult(name, False, f"timed out: {exc}", weight))
         except Crashed as exc:
             self._abandoned = "your code crashed the process earlier in this question"
+            self.incident = self.incident or f"crashed: {exc}"
             self.results.append(CheckResult(name, False, f"your code crashed: {exc}", weight))
         except ProtocolError as exc:
             self._abandoned = "your code returned data the grader cannot read"
+            self.incident = self.incident or "returned data the grader cannot read"
             self.results.append(CheckResult(name, False, f"unreadable result: {exc}", weight))
         except _Abandoned:
             self.results.append(CheckResult(name, False, f"not run: {self._abandoned}", weight))
@@ -181,6 +186,7 @@ class Tester:
         (result,) = self.sandbox.exec_cells([source])
         if result.status != "ok":
             self._abandoned = f"the grader could not prepare this question ({result.status})"
+            self.incident = self.incident or f"the harness failed ({result.status})"
 
     def _student(self) -> None:
         """Before a request reaches the child: not inside ``once``, nor once it was abandoned."""

@@ -1,11 +1,12 @@
 """The class report of a batch: summary table (text) and ``report.html`` with embedded plots.
 
 Everything is computed from the per-submission results.json files: scores per question, the
-grader's own check records (``extra_data.checks``: question, check name, passed) for the
-failure counts, never the text of an ``output`` (a student's message could forge a check line
-there), ``execution_time`` for the timings. Plots are SVG drawn here (bars, axes and text: no
-plotting library to import, about a millisecond each) inline in the page, so the report opens
-in any browser, prints sharp and needs no network; every text in them is escaped.
+grader's own check records (``extra_data.checks``: question → [name, passed, weight]) for the
+failure counts and its incidents for the timeouts, never the text of an ``output`` (a
+student's message could forge a check line there), ``execution_time`` for the timings. Plots
+are SVG drawn here (bars, axes and text: no plotting library to import, about a millisecond
+each) inline in the page, so the report opens in any browser, prints sharp and needs no
+network; every text in them is escaped.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ LABEL_CHARS = 40
 """Characters of a bar label shown; a longer one is cut with "…" (its whole text is the bar's
 tooltip and is in the table below the plots)."""
 ROW = 20
+CHANGES_SHOWN = 200
+"""Changes listed in the report (all of them are in changes.csv)."""
 """Pixels per bar of a horizontal bar chart."""
 
 
@@ -79,14 +82,14 @@ def _status(results: Mapping[str, Any]) -> str:
 
 
 def _timed_out(results: Mapping[str, Any]) -> bool:
+    """Whether a cell, a question's call or the whole grading ran out of time (from the
+    grader's records, never from message text)."""
     extra = results.get("extra_data") or {}
     if "timeout" in (extra.get("cells") or []):
         return True
     if extra.get("status") == "error" and "longer than" in extra.get("reason", ""):
         return True
-    return any(
-        "✗ " in t.get("output", "") and ": timed out" in t["output"] for t in _tests(results)
-    )
+    return any(str(why).startswith("timed out") for why in (extra.get("incidents") or {}).values())
 
 
 def _tests(results: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -95,11 +98,12 @@ def _tests(results: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 def failed_checks(results: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
     """(question id, check name) of each check the grader recorded as failed in
-    ``extra_data.checks``; malformed records are skipped."""
+    ``extra_data.checks`` (question → [name, passed, weight]); malformed records are skipped."""
     records = (results.get("extra_data") or {}).get("checks")
-    for record in records if isinstance(records, list) else []:
-        if isinstance(record, Mapping) and record.get("passed") is False:
-            yield str(record.get("question", "")), str(record.get("check", ""))
+    for question, checks in (records if isinstance(records, Mapping) else {}).items():
+        for record in checks if isinstance(checks, list) else []:
+            if isinstance(record, list) and len(record) >= 2 and record[1] is False:
+                yield str(question), str(record[0])
 
 
 def summarize(assignment: Assignment, results: Iterable[Mapping[str, Any]]) -> Summary:
@@ -331,6 +335,16 @@ def _plots(s: Summary, top: int) -> list[tuple[str, str]]:
     return plots
 
 
+def _table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """An HTML table, every cell escaped."""
+    head = "".join(f"<th>{html_text(h)}</th>" for h in header)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html_text(str(cell))}</td>" for cell in row) + "</tr>"
+        for row in rows
+    )
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
 def report_html(
     assignment: Assignment,
     s: Summary,
@@ -338,8 +352,14 @@ def report_html(
     *,
     wall_seconds: float | None = None,
     top: int = 25,
+    changes: Sequence[Mapping[str, Any]] = (),
+    incidents: Mapping[str, str] | None = None,
 ) -> str:
-    """A self-contained HTML page: the summary, the plots (inline SVG), the failing rows."""
+    """A self-contained HTML page: the summary, the plots (inline SVG), the scores this run
+    changed (``changes``: rows of changes.csv), the submissions that lost points to a timeout,
+    a crash or a failed cell (``incidents``: name → what happened), the rows not graded."""
+    from autograder.gradebook import changes_summary
+
     esc = html_text
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
@@ -369,15 +389,40 @@ def report_html(
         for (q, c), n in s.failures.most_common():
             parts.append(f"<tr><td>{esc(q)}</td><td>{esc(c)}</td><td class='n'>{n}</td></tr>")
         parts.append("</table>")
+    if changes:
+        lines = changes_summary(changes, assignment)
+        parts.append(f"<h2>Changes in this run</h2><pre>{esc(chr(10).join(lines))}</pre>")
+        parts.append(
+            _table(
+                ["submission", "question", "before", "after", "checks", "cause"],
+                [
+                    [c[k] for k in ("submission", "question", "before", "after", "checks", "cause")]
+                    for c in changes[:CHANGES_SHOWN]
+                ],
+            )
+        )
+        if len(changes) > CHANGES_SHOWN:
+            parts.append(f"<p>… and {len(changes) - CHANGES_SHOWN} more in changes.csv.</p>")
+    names = {str(r["submission"]): str(r.get("name", "")) for r in rows}
+    if incidents:
+        parts.append("<h2>Lost points to a timeout, a crash or a failed cell</h2>")
+        parts.append(
+            _table(
+                ["submission", "student", "what happened"],
+                [[n, names.get(n, ""), why] for n, why in sorted(incidents.items())],
+            )
+        )
     bad = [r for r in rows if r.get("status") != "graded"]
     if bad:
-        parts.append("<h2>Not graded</h2><table><tr><th>submission</th><th>student</th>")
-        parts.append("<th>status</th><th>reason</th></tr>")
-        for r in bad:
-            parts.append(
-                f"<tr><td>{esc(str(r['submission']))}</td><td>{esc(str(r.get('name', '')))}</td>"
-                f"<td>{esc(str(r['status']))}</td><td>{esc(str(r.get('reason', '')))}</td></tr>"
+        parts.append("<h2>Not graded, or stale</h2>")
+        parts.append(
+            _table(
+                ["submission", "student", "status", "reason"],
+                [
+                    [r["submission"], r.get("name", ""), r["status"], r.get("reason", "")]
+                    for r in bad
+                ],
             )
-        parts.append("</table>")
+        )
     parts.append("</body></html>\n")
     return "".join(parts)

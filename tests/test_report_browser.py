@@ -84,14 +84,12 @@ def class_results(ex08, n: int = 40) -> list[dict]:
     rng = random.Random(7)
     results = []
     for i in range(n):
-        tests, checks = [], []
+        tests, checks = [], {}
         for q in ex08.graded:
             failed = rng.sample(LONG_CHECKS, rng.randint(0, 2))
             lines = [f"✓ {c}" for c in LONG_CHECKS if c not in failed]
             lines += [f"✗ {c}: wrong value" for c in failed]
-            checks += [
-                {"question": q.id, "check": c, "passed": c not in failed} for c in LONG_CHECKS
-            ]
+            checks[q.id] = [[c, c not in failed, 1.0] for c in LONG_CHECKS]
             score = q.points * (1 - len(failed) / 2)
             tests.append(
                 {"name": q.id, "score": score, "max_score": q.points, "output": "\n".join(lines)}
