@@ -158,8 +158,8 @@ def grade(
     try:
         if unsafe:
             a = replace(a, min_isolation="none")
-        elif not (cluster["scheduler"] or cluster["cluster"]) and (  # workers check their own
-            refusal := call(template_for(a.preload), _isolation_refusal, a, [out, *submissions])
+        elif refusal := call(  # on a cluster too: here first, then every worker for itself
+            template_for(a.preload), _isolation_refusal, a, [out, *submissions]
         ):
             click.echo(f"error: refusing to grade: {refusal} (--unsafe grades anyway)", err=True)
             sys.exit(3)

@@ -20,10 +20,13 @@ report. Only the runner differs (:func:`dask_runner`):
 - a lost scheduler ends the run with what finished on disk: the same command resumes it;
 - every worker checks at start-up (a ``WorkerPlugin``) that its grades would have the client's
   fingerprint (same grading code, reference, hidden tests, data, grader.yml entry), that its
-  sandbox reaches the assignment's ``isolation.minimum`` and that it has one thread (one
-  grading per process: the grader's caches, its sandbox template and its redirections of stdout
-  are per process); a worker that does not refuses to grade,
-  and the run stops with its reason.
+  sandbox reaches the assignment's ``isolation.minimum``, that at ``uid`` its sandbox user can
+  read none of the hidden paths a local batch hides (the class's submissions and OUT among
+  them), and that it has one thread (one grading per process: the grader's caches, its sandbox
+  template and its redirections of stdout are per process); a worker that does not refuses to
+  grade, and the run stops with its reason. The client makes the same isolation check before
+  it submits anything (``autograder grade``), and each grading hides the class, OUT and its
+  own copy of the submission as a local one does.
 
 Workers need the project (grader.yml's folder, with the hidden tests) at the client's path, and
 the grader installed: a shared home, or the same container image.
@@ -76,9 +79,12 @@ def _plugin_name(assignment: Assignment) -> str:
     return f"autograder-{assignment.id}"
 
 
-def worker_refusal(assignment: Assignment, expected: Mapping[str, str]) -> str | None:
+def worker_refusal(
+    assignment: Assignment, expected: Mapping[str, str], hide: list[Path]
+) -> str | None:
     """Why this worker must not grade ``assignment`` for a client whose grades would have the
-    fingerprint ``expected`` (None if it may); loads the grader (torch) on the way."""
+    fingerprint ``expected``, hiding ``hide`` (the class's submissions and OUT, at the client's
+    paths) as a local batch does (None if it may); loads the grader (torch) on the way."""
     try:
         here = fingerprint(assignment)
     except OSError as exc:
@@ -88,15 +94,16 @@ def worker_refusal(assignment: Assignment, expected: Mapping[str, str]) -> str |
         return f"its {describe(differ)} differ from the client's (fingerprint parts)"
     from autograder.grading import isolation_refusal
 
-    return isolation_refusal(assignment)
+    return isolation_refusal(assignment, hide=hide)
 
 
 class GraderCheck:
     """The worker plugin: checks the worker once, at registration or start-up, and raises (the
     worker does not start; registration fails on the client) when it must not grade."""
 
-    def __init__(self, assignment: Assignment) -> None:
+    def __init__(self, assignment: Assignment, hide: list[Path]) -> None:
         self.assignment = assignment
+        self.hide = hide
         self.fingerprint = fingerprint(assignment)
         self.name = _plugin_name(assignment)
         self.refusal: str | None = "not checked yet"
@@ -108,16 +115,22 @@ class GraderCheck:
             )
         else:
             self.refusal = await asyncio.get_running_loop().run_in_executor(
-                None, worker_refusal, self.assignment, self.fingerprint
+                None, worker_refusal, self.assignment, self.fingerprint, self.hide
             )
         if self.refusal is not None:
             raise RuntimeError(f"worker {worker.address} refuses to grade: {self.refusal}")
 
 
 def grade_bytes(
-    assignment: Assignment, filename: str, data: bytes, grade: GradeFn | None = None
+    assignment: Assignment,
+    filename: str,
+    data: bytes,
+    grade: GradeFn | None = None,
+    hide: list[Path] | None = None,
 ) -> dict[str, Any]:
-    """The task: grade a private copy of the submission ``data`` named ``filename``."""
+    """The task: grade a private copy of the submission ``data`` named ``filename``, hiding the
+    copy and ``hide`` (the class's submissions and OUT) as a local batch worker does: at ``uid``
+    its sandbox refuses to run the student's code if its user could read any of them."""
     from distributed import get_worker
 
     from autograder.grading import grade_submission
@@ -129,7 +142,9 @@ def grade_bytes(
     with tempfile.TemporaryDirectory(prefix="autograder-submission-") as tmp:
         path = Path(tmp) / filename
         path.write_bytes(data)
-        return (grade or grade_submission)(assignment, path, slot=0, hide=[Path(tmp)])
+        return (grade or grade_submission)(
+            assignment, path, slot=0, hide=[Path(tmp), *(hide or [])]
+        )
 
 
 # -- client side ----------------------------------------------------------------------------
@@ -173,7 +188,7 @@ def dask_runner(client: Client, *, patience: float = START_SECONDS) -> Runner:
         _jobs: int,
         timeout: float,
         grade: GradeFn | None,
-        _hide: list[Path],
+        hide: list[Path],
         finish: Callable[[Item, dict[str, Any], float], None],
         bar: tqdm,
     ) -> None:
@@ -183,8 +198,8 @@ def dask_runner(client: Client, *, patience: float = START_SECONDS) -> Runner:
             return
         check_authoring(assignment)  # one line here, not a failed row per submission
         try:
-            _register(client, assignment)
-            _grade_all(client, assignment, out, todo, timeout, grade, finish, bar, patience)
+            _register(client, assignment, hide)
+            _grade_all(client, assignment, out, todo, timeout, grade, hide, finish, bar, patience)
         except (OSError, asyncio.CancelledError) as exc:
             if getattr(exc, "filename", None) is not None:  # writing OUT failed, not the cluster
                 raise
@@ -196,10 +211,10 @@ def dask_runner(client: Client, *, patience: float = START_SECONDS) -> Runner:
     return run
 
 
-def _register(client: Client, assignment: Assignment) -> None:
+def _register(client: Client, assignment: Assignment, hide: list[Path]) -> None:
     from distributed.diagnostics.plugin import WorkerPlugin
 
-    plugin = type("GraderPlugin", (GraderCheck, WorkerPlugin), {})(assignment)
+    plugin = type("GraderPlugin", (GraderCheck, WorkerPlugin), {})(assignment, hide)
     try:
         client.register_plugin(plugin)
     except RuntimeError as exc:
@@ -213,6 +228,7 @@ def _grade_all(
     todo: deque[Item],
     timeout: float,
     grade: GradeFn | None,
+    hide: list[Path],
     finish: Callable[[Item, dict[str, Any], float], None],
     bar: tqdm,
     patience: float,
@@ -245,7 +261,7 @@ def _grade_all(
                 bar.update()
                 continue
             key = f"grade-{assignment.id}-{item.name}-{uuid.uuid4().hex[:8]}"
-            future = client.submit(grade_bytes, assignment, filename, data, grade, key=key)
+            future = client.submit(grade_bytes, assignment, filename, data, grade, hide, key=key)
             pending[future] = (item, time.monotonic())
         bar.set_postfix(in_flight=len(pending), failed=failures, workers_threads=threads)
         if pending:

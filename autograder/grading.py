@@ -265,9 +265,13 @@ def ungraded_results(
     assignment: Assignment, check: str, reason: str, started: float, *, note: str | None = None
 ) -> dict[str, Any]:
     """results.json for a submission that could not be graded: every question fails one check
-    named ``check`` with ``reason``; ``note`` (default: the reason) heads the output."""
+    named ``check`` with ``reason``; ``note`` (default: the reason), plain text that may hold
+    what a student chose (a file name, the notebook's metadata), heads the Markdown output
+    escaped."""
     results = [QuestionResult(q, (CheckResult(check, False, reason),)) for q in assignment.graded]
-    return results_json(assignment, results, started, note=note or reason, sha256=None)
+    return results_json(
+        assignment, results, started, note=markdown_text(note or reason), sha256=None
+    )
 
 
 def results_json(
@@ -280,7 +284,11 @@ def results_json(
     output: str = "",
     extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Gradescope's results.json for these question results."""
+    """Gradescope's results.json for these question results. ``note`` is Markdown: any student
+    text in it already went through :func:`autograder.results.markdown_text`. ``extra_data``
+    keeps the grader's own record of every check (``checks``: question → [name, passed,
+    weight]) and of what stopped a question early (``incidents``), which the class report
+    counts: never the output's text, where a student's message could forge a check line."""
     level = assignment.visibility.tests
     tests = [
         {
@@ -316,6 +324,7 @@ def results_json(
         "execution_time": round(time.monotonic() - started, 3),
         "output": "\n\n".join(summary),
         "output_format": "md",
+        "test_output_format": "text",  # check messages and printed output, shown as typed
         "visibility": level,
         "stdout_visibility": "hidden",
         "extra_data": {

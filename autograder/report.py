@@ -1,10 +1,12 @@
 """The class report of a batch: summary table (text) and ``report.html`` with embedded plots.
 
 Everything is computed from the per-submission results.json files: scores per question, the
-check lines of each test's ``output`` ("✓ name" / "✗ name: message") for the failure counts,
-``execution_time`` for the timings. Plots are SVG drawn here (bars, axes and text: no plotting
-library to import, about a millisecond each) inline in the page, so the report opens in any
-browser, prints sharp and needs no network; every text in them is escaped.
+grader's own check records (``extra_data.checks``: question → [name, passed, weight]) for the
+failure counts and its incidents for the timeouts, never the text of an ``output`` (a
+student's message could forge a check line there), ``execution_time`` for the timings. Plots
+are SVG drawn here (bars, axes and text: no plotting library to import, about a millisecond
+each) inline in the page, so the report opens in any browser, prints sharp and needs no
+network; every text in them is escaped.
 """
 
 from __future__ import annotations
@@ -94,13 +96,14 @@ def _tests(results: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return [t for t in results.get("tests", []) if t.get("max_score")]
 
 
-def check_lines(output: str) -> Iterable[tuple[str, bool]]:
-    """(check name, passed) for each "✓ name" / "✗ name: message" line of a test's output."""
-    for line in output.splitlines():
-        if line.startswith("✓ "):
-            yield line[2:].strip(), True
-        elif line.startswith("✗ "):
-            yield line[2:].partition(": ")[0].strip(), False
+def failed_checks(results: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
+    """(question id, check name) of each check the grader recorded as failed in
+    ``extra_data.checks`` (question → [name, passed, weight]); malformed records are skipped."""
+    records = (results.get("extra_data") or {}).get("checks")
+    for question, checks in (records if isinstance(records, Mapping) else {}).items():
+        for record in checks if isinstance(checks, list) else []:
+            if isinstance(record, list) and len(record) >= 2 and record[1] is False:
+                yield str(question), str(record[0])
 
 
 def summarize(assignment: Assignment, results: Iterable[Mapping[str, Any]]) -> Summary:
@@ -113,9 +116,7 @@ def summarize(assignment: Assignment, results: Iterable[Mapping[str, Any]]) -> S
         for t in _tests(r):
             if t["name"] in scores:
                 scores[t["name"]].append(float(t["score"]))
-                for check, passed in check_lines(t.get("output", "")):
-                    if not passed:
-                        failures[(t["name"], check)] += 1
+        failures.update(key for key in failed_checks(r) if key[0] in scores)
     return Summary(
         count=len(results),
         graded=len(graded),

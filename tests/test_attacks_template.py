@@ -25,17 +25,19 @@ import sys
 import tempfile
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import nbformat
 import pytest
 from submissions import hostile
-from test_isolation_levels import IS_ROOT, ROOT, in_level
+from test_isolation_levels import IS_ROOT, ROOT, hardened_project, in_level
 
 from autograder.batch import grade_batch
 from autograder.build import build
 from autograder.config import Assignment
 from autograder.sandbox import Limits, Sandbox, SandboxError
+from autograder.sandbox._jail import landlock_abi
 from autograder.sandbox.template import template
 
 pytestmark = pytest.mark.skipif(not IS_ROOT, reason="the harness needs root to make each level")
@@ -43,9 +45,15 @@ pytestmark = pytest.mark.skipif(not IS_ROOT, reason="the harness needs root to m
 PLANT = textwrap.dedent("""
     import ctypes, os, socket, time, numpy
     libc = ctypes.CDLL(None, use_errno=True)
-    for folder in ("/tmp", "/var/tmp", "/dev/shm", os.environ["HOME"]):
-        with open(os.path.join(folder, "left-by-the-first"), "w") as f:
-            f.write("left")
+    planted = []
+    for folder in [*FOLDERS, os.environ["HOME"]]:
+        try:
+            with open(os.path.join(folder, "left-by-the-first"), "w") as f:
+                f.write("left")
+            os.chmod(os.path.join(folder, "left-by-the-first"), 0o666)
+            planted.append(folder)
+        except OSError:
+            pass
     libc.mq_open.restype = ctypes.c_int
     queue = libc.mq_open(b"/left-by-the-first", os.O_CREAT | os.O_RDWR, 0o666, None)
     if queue >= 0:
@@ -67,7 +75,7 @@ LOOK = textwrap.dedent("""
     libc = ctypes.CDLL(None, use_errno=True)
 
     def found():
-        out = [f for f in ("/tmp", "/var/tmp", "/dev/shm", os.environ["HOME"])
+        out = [f for f in [*FOLDERS, os.environ["HOME"]]
                if os.path.exists(os.path.join(f, "left-by-the-first"))]
         libc.mq_open.restype = ctypes.c_int
         if libc.mq_open(b"/left-by-the-first", os.O_RDWR, 0, None) >= 0:
@@ -86,18 +94,22 @@ LOOK = textwrap.dedent("""
 SCRIPT = textwrap.dedent("""
     import json, os, sys
     from autograder.sandbox import Limits, Sandbox
-    plant, look = sys.argv[1], sys.argv[2]
+    from autograder.sandbox.sandbox import world_writable_dirs
+    folders = list(world_writable_dirs())  # as the first sandbox at uid finds them
+    plant, look = (c.replace("FOLDERS", repr(folders)) for c in sys.argv[1:3])
     limits = Limits(memory_mb=1024, processes=16, cell_seconds=10, call_seconds=10, disk_mb=16)
-    out = {}
+    out = {"folders": folders}
     for cell in (plant, look):
         with Sandbox(limits=limits, preload=("numpy",), slot=232, minimum="none") as sb:
-            out["isolation"] = sb.isolation
+            out["isolation"], out["landlock"] = sb.isolation, sb.landlock
             out.setdefault("cells", []).extend(c.status for c in sb.exec_cells([cell]))
-            if cell == look:
+            if cell == plant:
+                out["planted"] = sb.request({"op": "get", "name": "planted"})
+            else:
                 out["found"] = sb.request({"op": "call", "name": "found", "args": []})
             uid = sb.uid
     out["left_on_host"] = [  # after the grading, as the host sees it
-        f for f in ("/tmp", "/var/tmp", "/dev/shm")
+        f for f in folders
         if os.path.exists(os.path.join(f, "left-by-the-first"))
         and os.stat(os.path.join(f, "left-by-the-first")).st_uid == uid
     ]
@@ -105,13 +117,106 @@ SCRIPT = textwrap.dedent("""
     """)
 
 
-@pytest.mark.parametrize("level", ["root+namespaces", "uid"])
-def test_nothing_a_submission_leaves_reaches_the_next_on_the_same_slot(level: str) -> None:
-    out = in_level(level, SCRIPT, PLANT, LOOK)
+@pytest.fixture
+def unusual_world_writable() -> Iterator[tuple[Path, Path]]:
+    """A world-writable folder where no fixed list would look (as /run/lock is on many hosts),
+    and one the sandbox user cannot reach (inside a root-only folder)."""
+    folder = Path(tempfile.mkdtemp(prefix="autograder-ww-", dir="/var/cache"))
+    folder.chmod(0o1777)
+    private = Path(tempfile.mkdtemp(prefix="autograder-ww-", dir="/var/cache"))
+    (private / "inner").mkdir()
+    (private / "inner").chmod(0o1777)
+    yield folder, private / "inner"
+    shutil.rmtree(folder)
+    shutil.rmtree(private)
+
+
+@pytest.mark.parametrize(
+    ("level", "landlock"), [("root+namespaces", True), ("uid", True), ("uid", False)]
+)
+def test_nothing_a_submission_leaves_reaches_the_next_on_the_same_slot(
+    level: str, landlock: bool, unusual_world_writable: tuple[Path, Path]
+) -> None:
+    """At ``uid`` with Landlock, a child cannot write any world-writable folder; without it
+    (a kernel or container without Landlock), what it wrote there is deleted when its sandbox
+    closes. Either way the next submission finds nothing and the host keeps nothing."""
+    out = in_level(level, SCRIPT, PLANT, LOOK, landlock=landlock)
     assert out["isolation"] == level
     assert out["cells"] == ["ok", "ok"]
+    reachable, unreachable = map(str, unusual_world_writable)
+    assert reachable in out["folders"] and unreachable not in out["folders"]
+    assert {"/tmp", "/var/tmp"} <= set(out["folders"])
+    if level == "uid" and landlock and landlock_abi():
+        assert out["landlock"] == landlock_abi()
+        assert len(out["planted"]) == 1 and out["planted"][0] not in out["folders"]  # HOME only
+    elif level == "uid":
+        assert out["landlock"] == 0 and out["planted"][:-1] == out["folders"]
     assert out["found"] == []
     assert out["left_on_host"] == []
+
+
+CONCURRENT = textwrap.dedent("""
+    import json, os, sys
+    from autograder.sandbox import Limits, Sandbox
+    from autograder.sandbox.sandbox import world_writable_dirs
+    folders = list(world_writable_dirs())
+    plant, look = (c.replace("FOLDERS", repr(folders)) for c in sys.argv[1:3])
+    limits = Limits(memory_mb=1024, processes=16, cell_seconds=10, call_seconds=10, disk_mb=16)
+    with Sandbox(limits=limits, preload=(), slot=236, minimum="none") as first, \\
+            Sandbox(limits=limits, preload=(), slot=237, minimum="none") as second:
+        cells = [c.status for c in first.exec_cells([plant])]
+        cells += [c.status for c in second.exec_cells([look])]
+        work = first.request({"op": "get", "name": "work"})
+        found = second.request({"op": "call", "name": "found", "args": [work]})
+        print(json.dumps({"cells": cells, "found": found, "work": work,
+                          "levels": [first.isolation, second.isolation]}))
+    """)
+
+SHARE = textwrap.dedent("""
+    import os, socket
+    work = os.getcwd()
+    for folder in [*FOLDERS, work]:  # the workdir opened to all, as a colluder would
+        try:
+            path = os.path.join(folder, "from-the-first")
+            with open(path, "w") as f:
+                f.write("shared")
+            os.chmod(path, 0o666)
+        except OSError:
+            pass
+    os.chmod(work, 0o777)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(b"\\0from-the-first")
+    listener.listen(1)
+    """)
+
+TAKE = textwrap.dedent("""
+    import os, socket
+
+    def found(work):
+        out = []
+        for folder in [*FOLDERS, work]:
+            try:
+                open(os.path.join(folder, "from-the-first")).read()
+                out.append(folder)
+            except OSError:
+                pass
+        try:
+            socket.socket(socket.AF_UNIX, socket.SOCK_STREAM).connect(b"\\0from-the-first")
+            out.append("abstract socket")
+        except OSError:
+            pass
+        return out
+    """)
+
+
+@pytest.mark.skipif(landlock_abi() < 6, reason="needs Landlock ABI 6 (abstract socket scoping)")
+def test_at_uid_two_concurrent_sandboxes_cannot_exchange_data() -> None:
+    """Two sandboxes open at once (two batch workers): the first writes to every world-writable
+    folder and its own workdir, opened to all, and listens on an abstract socket; the second,
+    even told the first's workdir, reads none of it and cannot connect."""
+    out = in_level("uid", CONCURRENT, SHARE, TAKE)
+    assert out["levels"] == ["uid", "uid"] and out["cells"] == ["ok", "ok"]
+    assert out["found"] == []
 
 
 BORROW = """
@@ -155,20 +260,7 @@ def test_at_uid_a_submission_cannot_borrow_a_classmates_notebook(ex08: Assignmen
     base = Path(tempfile.mkdtemp(prefix="autograder-borrow-"))
     try:
         base.chmod(0o755)
-        project = base / "project"  # hardened as the uid level asks: only the public data readable
-        project.mkdir(mode=0o711)
-        shutil.copytree(ROOT / "autograder", project / "autograder")
-        shutil.copytree(ROOT / "solutions", project / "solutions")
-        shutil.copy(ROOT / "grader.yml", project / "grader.yml")
-        for path in project.rglob("*"):
-            path.chmod(path.stat().st_mode & 0o700)
-        for path in (project / "solutions", project / "solutions" / "ex08"):
-            path.chmod(0o711)
-        for path in [
-            project / "solutions" / "ex08" / "data",
-            *(project / "solutions" / "ex08" / "data").rglob("*"),
-        ]:
-            path.chmod(path.stat().st_mode | 0o055 if path.is_dir() else 0o644)
+        project = hardened_project(base)
         built = build(ex08, out=base / "built")
         stub = nbformat.read(str(built.student / ex08.notebook), as_version=4)
         (base / "class").mkdir(mode=0o755)  # as a class folder usually is

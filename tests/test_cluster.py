@@ -11,9 +11,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,10 +26,11 @@ import yaml
 
 from autograder.batch import grade_batch
 from autograder.cluster import SCHEDULER_ENV, slurm_cluster, slurm_settings
-from autograder.config import schema
+from autograder.config import find_assignment, schema
 from autograder.intake import BatchError
 from tests import test_batch
 from tests.conftest import ROOT
+from tests.test_attacks_template import GRADE
 from tests.test_batch import (
     check_grades,
     fake_grade,
@@ -36,7 +39,7 @@ from tests.test_batch import (
     read_grades,
     real_class,
 )
-from tests.test_isolation_levels import HARNESS, IS_ROOT
+from tests.test_isolation_levels import HARNESS, IS_ROOT, hardened_project, in_level
 
 distributed = pytest.importorskip("distributed")
 reference = test_batch.reference  # the fixture: the built solved notebook
@@ -49,16 +52,24 @@ class Cluster:
     """A scheduler and ``workers`` nanny-managed workers (one thread each) on 127.0.0.1."""
 
     def __init__(
-        self, folder: Path, workers: int, *, level: str | None = None, threads: int = 1
+        self,
+        folder: Path,
+        workers: int,
+        *,
+        level: str | None = None,
+        threads: int = 1,
+        package: Path = ROOT,
     ) -> None:
         """``level``: start the workers at this sandbox isolation level (tests/
-        test_isolation_levels.py's harness; without a nanny), else as this machine allows."""
+        test_isolation_levels.py's harness; without a nanny), else as this machine allows;
+        ``package``: the project they import ``autograder`` from."""
         folder.mkdir(parents=True, exist_ok=True)
         self.file = folder / "scheduler.json"
+        self.package = package
         self.env = {
             **os.environ,
             # the workers unpickle tests.test_batch.fake_grade and this module's functions
-            "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")]),
+            "PYTHONPATH": os.pathsep.join(dict.fromkeys(map(str, [package, ROOT, ROOT / "tests"]))),
             "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "1",
         }
         self.level, self.threads = level, threads
@@ -92,6 +103,7 @@ class Cluster:
             stdout=self.log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            cwd=self.package,  # `python -c` puts it first on sys.path
         )
 
     def add_worker(self, folder: Path) -> subprocess.Popen:
@@ -134,6 +146,13 @@ def cluster(tmp_path) -> Iterator[Cluster]:
         yield c
     finally:
         c.stop()
+
+
+def hiding_grade(assignment, path: Path, *, slot: int, hide: list[Path]) -> dict:
+    """``fake_grade`` that also records, in results.json, what its grading was told to hide."""
+    results = fake_grade(assignment, path, slot=slot, hide=hide)
+    results["extra_data"]["hidden"] = [str(p) for p in hide]
+    return results
 
 
 def reference_cache() -> tuple[int, int]:
@@ -204,6 +223,46 @@ def test_a_worker_below_the_isolation_minimum_refuses_and_the_run_stops(ex08, tm
         assert not (tmp_path / "out" / "a").exists()
     finally:
         c.stop()
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="the isolation harness needs root")
+def test_at_uid_the_cluster_path_refuses_a_class_its_sandbox_user_can_read():
+    """A class folder made with the default umask (755/644), a hardened project, a worker at
+    'uid': ``autograder grade --scheduler`` refuses on the client (exit 3, naming the class)
+    before it submits anything; a client that skips that check (``grade_batch`` with the Dask
+    runner) is refused by the worker, before any student code runs; made private, the same class
+    is graded on that worker."""
+    base = Path(tempfile.mkdtemp(prefix="autograder-cluster-uid-"))
+    try:
+        base.chmod(0o755)
+        project = hardened_project(base)
+        assignment = find_assignment("ex08", project / "grader.yml")
+        folder = base / "class"
+        folder.mkdir(mode=0o755)
+        plan(folder / "a.ipynb", scores={"p2_var_y": 2}).chmod(0o644)
+        c = Cluster(base / "dask", 1, level="uid", package=project)
+        try:
+            args = ["-a", "ex08", "-o", str(base / "cli"), "--scheduler", c.address, str(folder)]
+            run = in_level("uid", GRADE, *args, timeout=300, package=project)
+            assert (
+                run["exit"] == 3 and f"could read 2 hidden path(s), e.g. {folder}" in run["stderr"]
+            ), run
+            assert not (base / "cli").exists()
+            out = base / "out"
+            with pytest.raises(BatchError, match=f"worker .* refuses to grade: .*e.g. {folder}"):
+                grade_on(c, assignment, [folder], out, grade=fake_grade)
+            assert not (out / "a").exists()
+            folder.chmod(0o700)
+            graded = grade_on(c, assignment, [folder], out, grade=hiding_grade)
+            assert list(graded.graded) == ["a"] and read_grades(out)["a"]["status"] == "graded"
+            hidden = json.loads((out / "a" / "results.json").read_text())["extra_data"]["hidden"]
+            copy = Path(hidden[0])  # the worker's private copy, gone with its grading
+            assert copy.name.startswith("autograder-submission-") and not copy.exists()
+            assert hidden[1:] == [str(out.resolve()), str(folder.resolve())]
+        finally:
+            c.stop()
+    finally:
+        shutil.rmtree(base)
 
 
 def test_a_worker_with_several_threads_refuses(ex08, tmp_path):

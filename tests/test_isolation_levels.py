@@ -33,6 +33,7 @@ from test_sandbox import READ_ATTEMPTS, secret_dir  # noqa: F401 - a fixture
 
 from autograder.build import autograder_zip
 from autograder.config import Assignment
+from autograder.results import markdown_text
 
 ROOT = Path(__file__).resolve().parent.parent
 IS_ROOT = os.geteuid() == 0
@@ -66,6 +67,8 @@ HARNESS = textwrap.dedent("""
         for flag in _jail.NAMESPACE_FLAGS:
             refuse.add_rule(sc.ERRNO(errno.EPERM), "clone", sc.Arg(0, sc.MASKED_EQ, flag, flag))
         refuse.add_rule(sc.ERRNO(errno.ENOSYS), "clone3")
+        if os.environ.get("HARNESS_NO_LANDLOCK"):  # as a container profile without Landlock
+            refuse.add_rule(sc.ERRNO(errno.ENOSYS), "landlock_create_ruleset")
         refuse.load()
     os.execv(sys.executable, [sys.executable, "-c", script, *args])
 """)
@@ -132,22 +135,49 @@ ATTACK = textwrap.dedent("""
 
 
 def in_level(
-    level: str, script: str, *args: str, timeout: float = 120, package: Path = ROOT
+    level: str,
+    script: str,
+    *args: str,
+    timeout: float = 120,
+    package: Path = ROOT,
+    landlock: bool = True,
 ) -> dict[str, Any]:
     """Run ``script`` with ``args`` at ``level``, importing ``autograder`` from ``package``;
-    its last stdout line, parsed as JSON."""
+    its last stdout line, parsed as JSON. Without ``landlock``, the levels without namespaces
+    have no Landlock either (its system calls refused)."""
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(package)}
+    if not landlock:
+        env["HARNESS_NO_LANDLOCK"] = "1"
     run = subprocess.run(
         [sys.executable, "-c", HARNESS, level, script, *args],
         capture_output=True,
         text=True,
         timeout=timeout,
         cwd=package,  # python -c puts the current folder first on sys.path
-        env={"PATH": os.environ["PATH"], "PYTHONPATH": str(package)},
+        env=env,
     )
     if run.returncode != 0 and level == "userns" and "unshare" in run.stderr:
         pytest.skip("no user namespaces for nobody here")
     assert run.returncode == 0, run.stderr[-3000:]
     return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def hardened_project(base: Path) -> Path:
+    """A copy of the project (package, solutions, grader.yml) in ``base``/project, hardened as
+    the ``uid`` level asks: only ex08's public data readable by others."""
+    project = base / "project"
+    project.mkdir(mode=0o711)
+    shutil.copytree(ROOT / "autograder", project / "autograder")
+    shutil.copytree(ROOT / "solutions", project / "solutions")
+    shutil.copy(ROOT / "grader.yml", project / "grader.yml")
+    for path in project.rglob("*"):
+        path.chmod(path.stat().st_mode & 0o700)
+    for path in (project / "solutions", project / "solutions" / "ex08"):
+        path.chmod(0o711)
+    data = project / "solutions" / "ex08" / "data"
+    for path in [data, *data.rglob("*")]:
+        path.chmod(path.stat().st_mode | 0o055 if path.is_dir() else 0o644)
+    return project
 
 
 @pytest.fixture()
@@ -266,7 +296,8 @@ def test_a_refused_submission_gets_results_saying_why() -> None:
     assert results["score"] == 0
     assert results["extra_data"]["status"] == "refused"
     assert "isolation level 'none'" in results["extra_data"]["reason"]
-    assert "Not graded: the grader refused to run student code here" in results["output"]
+    reason = "Not graded: the grader refused to run student code here"
+    assert markdown_text(reason) in results["output"]  # as Markdown shows it
     assert all("Not graded" in t["output"] for t in results["tests"] if t.get("max_score"))
 
 

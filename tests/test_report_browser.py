@@ -84,21 +84,23 @@ def class_results(ex08, n: int = 40) -> list[dict]:
     rng = random.Random(7)
     results = []
     for i in range(n):
-        tests = []
+        tests, checks = [], {}
         for q in ex08.graded:
             failed = rng.sample(LONG_CHECKS, rng.randint(0, 2))
             lines = [f"✓ {c}" for c in LONG_CHECKS if c not in failed]
             lines += [f"✗ {c}: wrong value" for c in failed]
+            checks[q.id] = [[c, c not in failed, 1.0] for c in LONG_CHECKS]
             score = q.points * (1 - len(failed) / 2)
             tests.append(
                 {"name": q.id, "score": score, "max_score": q.points, "output": "\n".join(lines)}
             )
+        status = "graded" if i % 9 else "error"
         results.append(
             {
                 "score": sum(t["score"] for t in tests),
                 "execution_time": 5 + rng.random() * 20,
                 "tests": tests,
-                "extra_data": {"status": "graded" if i % 9 else "error", "reason": "x" * 400},
+                "extra_data": {"status": status, "reason": "x" * 400, "checks": checks},
             }
         )
     return results

@@ -170,9 +170,10 @@ SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc"
 DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")
 NEW_ROOT = "/tmp"
 """Where the child's root is assembled (a fresh tmpfs; the host's /tmp is untouched)."""
+LANDLOCK = {"landlock_create_ruleset": 444, "landlock_add_rule": 445, "landlock_restrict_self": 446}
 SYSCALLS = {
-    "x86_64": {"pivot_root": 155, "keyctl": 250},
-    "aarch64": {"pivot_root": 41, "keyctl": 219},
+    "x86_64": {"pivot_root": 155, "keyctl": 250, **LANDLOCK},
+    "aarch64": {"pivot_root": 41, "keyctl": 219, **LANDLOCK},
 }
 """Numbers of the system calls glibc has no wrapper for."""
 MNT_DETACH = 2
@@ -245,6 +246,72 @@ def seccomp_filter() -> Any:
 def install_seccomp() -> None:
     """Load the filter into this process (needs ``no_new_privs``); it survives exec and fork."""
     seccomp_filter().load()
+
+
+# Landlock (linux/landlock.h): filesystem rights handled, and scopes (ABI 6)
+FS_WRITE_FILE, FS_REFER, FS_TRUNCATE = 1 << 1, 1 << 13, 1 << 14
+FS_REMOVE_AND_MAKE = 0b111111111 << 4  # REMOVE_DIR, REMOVE_FILE, MAKE_CHAR ... MAKE_SYM
+SCOPE_ABSTRACT_UNIX_SOCKET, SCOPE_SIGNAL = 1, 2
+WRITABLE_DEVICES = ("/dev/null", "/dev/zero", "/dev/full")
+"""Files the child may still open for writing outside its workdir."""
+
+
+class _RulesetAttr(ctypes.Structure):
+    _fields_ = [
+        ("handled_access_fs", ctypes.c_uint64),
+        ("handled_access_net", ctypes.c_uint64),
+        ("scoped", ctypes.c_uint64),
+    ]
+
+
+class _PathBeneath(ctypes.Structure):
+    _pack_ = 1
+    _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
+
+
+def landlock_abi() -> int:
+    """The kernel's Landlock ABI version; 0 without Landlock (not built in, not enabled at boot,
+    or its system calls refused by a container's seccomp profile)."""
+    try:
+        return max(_syscall("landlock_create_ruleset", None, ctypes.c_size_t(0), 1), 0)
+    except OSError:  # no number for this architecture
+        return 0
+
+
+def confine_writes(workdir: str) -> int:
+    """Landlock, in the runner at ``uid`` (no private /tmp): this process and its descendants may
+    create, remove, rename or write files only under ``workdir`` (and write ``WRITABLE_DEVICES``),
+    so nothing reaches a world-writable folder of the host; from ABI 6, they may neither connect
+    to an abstract Unix socket nor signal a process outside their own Landlock domain (another
+    sandbox, the host). Reading is left to file modes. Returns the ABI used, 0 where the kernel
+    has no Landlock (then nothing is confined)."""
+    abi = landlock_abi()
+    if abi < 1:
+        return 0
+    handled = FS_WRITE_FILE | FS_REMOVE_AND_MAKE
+    handled |= (FS_REFER if abi >= 2 else 0) | (FS_TRUNCATE if abi >= 3 else 0)
+    scoped = SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL if abi >= 6 else 0
+    attr = _RulesetAttr(handled, 0, scoped)
+    size = ctypes.c_size_t(ctypes.sizeof(attr))
+    ruleset = _syscall("landlock_create_ruleset", ctypes.byref(attr), size, 0)
+    if ruleset < 0:
+        _check(ruleset, "landlock_create_ruleset")
+    try:
+        rules = [(workdir, handled)]
+        rules += [(d, handled & (FS_WRITE_FILE | FS_TRUNCATE)) for d in WRITABLE_DEVICES]
+        for path, access in rules:
+            if not os.path.exists(path):
+                continue
+            fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+            try:
+                rule = _PathBeneath(access, fd)
+                _check(_syscall("landlock_add_rule", ruleset, 1, ctypes.byref(rule), 0), path)
+            finally:
+                os.close(fd)
+        _check(_syscall("landlock_restrict_self", ruleset, 0), "landlock_restrict_self")
+    finally:
+        os.close(ruleset)
+    return abi
 
 
 def _open_paths(paths: list[str]) -> dict[str, int]:
@@ -413,6 +480,7 @@ def start_runner(cfg: dict[str, Any], runner: Any, nproc: int) -> None:
         prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # again: a change of uid cleared it
         if os.getppid() != parent:
             os._exit(SETUP_FAILED)
+        landlock = confine_writes(work) if cfg["isolation"] == "uid" else 0
         install_seccomp()
         os.environ.clear()
         os.environ.update(cfg["env"], HOME=work, TMPDIR="/tmp" if cfg["view"] else work)
@@ -420,6 +488,7 @@ def start_runner(cfg: dict[str, Any], runner: Any, nproc: int) -> None:
             {
                 "preload": cfg["preload"],
                 "isolation": cfg["isolation"],
+                "landlock": landlock,
                 "req": fds["req"],
                 "rep": fds["rep"],
             }

@@ -501,6 +501,7 @@ def main(config_json: str) -> None:
     hello = {
         "status": "ready",
         "isolation": config["isolation"],
+        "landlock": config["landlock"],
         "pid": os.getpid(),
         "uid": os.getuid(),
         "rss": status.get("VmRSS", "?"),

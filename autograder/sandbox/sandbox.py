@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import importlib.util
 import json
 import logging
@@ -11,6 +12,7 @@ import math
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -31,6 +33,8 @@ PACKAGE_DIR = Path(__file__).resolve().parent.parent
 LEVELS = ("none", "uid", "userns", "root+namespaces")
 """Isolation levels, weakest first (see ``_jail.py`` and docs/threat-model.md)."""
 BASE_UID = 61000
+LANDLOCK_SCOPES = 6
+"""The Landlock ABI that scopes abstract Unix sockets and signals to the sandbox."""
 VIEW_WORKDIR = "/tmp/work"
 SETUP_FAILED = 121
 PIPE_SIZE = 1 << 20
@@ -124,8 +128,33 @@ def _run_tool(argv: list[str], timeout: float, **kwargs: Any) -> None:
 
 
 MAX_SLOTS = 1024
-SHARED_SCRATCH = ("/tmp", "/var/tmp", "/dev/shm", tempfile.gettempdir())
-"""World-writable folders of the host that a child at ``uid`` may write (no private /tmp)."""
+PSEUDO_FILESYSTEMS = ("/proc", "/sys")
+
+
+@functools.cache
+def world_writable_dirs() -> tuple[str, ...]:
+    """The host's folders that a child at ``uid`` may write (it has no private /tmp): every
+    world-writable folder that others can reach (each ancestor searchable by others: the sandbox
+    user owns nothing and has no group of the host), found once per process by walking the whole
+    tree but /proc and /sys, not crossing into a world-writable folder (clean-up covers all
+    beneath it) nor following a symbolic link. Access control lists are not read."""
+    found: list[str] = []
+    pending = ["/"]
+    while pending:
+        try:
+            entries = list(os.scandir(pending.pop()))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                if entry.path in PSEUDO_FILESYSTEMS or not entry.is_dir(follow_symlinks=False):
+                    continue
+                mode = entry.stat(follow_symlinks=False).st_mode
+            except OSError:
+                continue
+            if mode & stat.S_IXOTH:
+                (found if mode & stat.S_IWOTH else pending).append(entry.path)
+    return tuple(sorted(found))
 
 
 def _lease_slot(preferred: int) -> tuple[int, int]:
@@ -193,6 +222,8 @@ class Sandbox:
         self._lease, lease_slot = _lease_slot(slot)
         self.uid = self.gid = BASE_UID + lease_slot
         self.isolation = "not started"
+        self.landlock = 0
+        """The Landlock ABI that confined the child's writes (``uid`` only; 0: none)."""
         self.start_seconds = math.nan
         self.deadline = math.inf
         """Monotonic time after which nothing runs: each cell's and request's time limit is cut
@@ -263,7 +294,7 @@ class Sandbox:
 
     def _start(self) -> None:
         """Start a fresh child and wait for its hello (raises SandboxError if it cannot start)."""
-        self._host_workdir = tempfile.mkdtemp(prefix="agsbx-work-")
+        self._host_workdir = self._make_host_workdir()
         cfg = json.loads(self._config)
         self._cgroup = cgroup.create(
             cgroup.name_for(self.slot),
@@ -311,6 +342,7 @@ class Sandbox:
         self.start_seconds = time.monotonic() - began
         self.hello = hello
         self.isolation = hello["isolation"]
+        self.landlock = hello.get("landlock") if type(hello.get("landlock")) is int else 0
         refusal = self._refusal()
         if refusal:
             self._kill()
@@ -346,6 +378,18 @@ class Sandbox:
                 "protected by file modes only",
                 self.uid,
             )
+            if not self.landlock:  # else the child cannot write there: nothing to clean
+                world_writable_dirs()  # now, before any student code runs
+            if self.landlock < LANDLOCK_SCOPES:
+                log.warning(
+                    "sandbox: Landlock ABI %d (%d needed): concurrent sandboxes can exchange "
+                    "data through %s",
+                    self.landlock,
+                    LANDLOCK_SCOPES,
+                    "abstract Unix sockets"
+                    if self.landlock
+                    else "world-writable folders and abstract Unix sockets",
+                )
         return None
 
     def _jail_log(self) -> str:
@@ -576,13 +620,28 @@ class Sandbox:
         kill = shutil.which("kill") or "/bin/kill"
         _run_tool([kill, "-9", "-1"], 30, user=self.uid, group=self.gid, extra_groups=[])
 
+    def _make_host_workdir(self) -> str:
+        """The child's workdir without a view (``uid``, ``none``): ``work`` in a folder that, as
+        root, only root and the sandbox's own group may enter, so that another sandbox (another
+        uid and group) cannot reach this one's files, whatever modes the child gives them."""
+        parent = tempfile.mkdtemp(prefix="agsbx-work-")
+        if os.geteuid() == 0:
+            os.chown(parent, 0, self.gid)
+            os.chmod(parent, 0o710)
+        work = os.path.join(parent, "work")
+        os.mkdir(work, 0o700)
+        return work
+
     def _remove_uid_files(self) -> None:
-        """At ``uid`` (no private /tmp): delete what the sandbox uid left in the host's shared
-        scratch folders, which the next submission on this slot (the same uid) would read, and
-        whose bytes would otherwise fill the host's disk submission after submission."""
-        if self.isolation != "uid" or os.geteuid() != 0:
+        """At ``uid`` (no private /tmp) without Landlock: delete what the sandbox uid left in the
+        host's world-writable folders (:func:`world_writable_dirs`), which the next submission on
+        this slot (the same uid) would read, and whose bytes would otherwise fill the host's disk
+        submission after submission. With Landlock its child could write none of them."""
+        if self.isolation != "uid" or os.geteuid() != 0 or self.landlock:
             return
-        folders = [f for f in dict.fromkeys(SHARED_SCRATCH) if os.path.isdir(f)]
+        folders = [f for f in world_writable_dirs() if os.path.isdir(f)]
+        if not folders:
+            return
         find = shutil.which("find") or "/usr/bin/find"
         # -P (the default): no symlink is followed; -delete removes depth first
         _run_tool(
@@ -607,7 +666,7 @@ class Sandbox:
             os.close(fd)
         self._fds = {}
         if self._host_workdir is not None:
-            shutil.rmtree(self._host_workdir, ignore_errors=True)
+            shutil.rmtree(os.path.dirname(self._host_workdir), ignore_errors=True)
             self._host_workdir = None
 
     def close(self) -> None:
