@@ -301,6 +301,50 @@ def similarity(
     click.echo(f"wrote: {out / 'similarity.csv'}, {out / 'index.html'}")
 
 
+@cli.command(name="export")
+@click.argument("graded", type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--format", "fmt", type=click.Choice(["canvas", "moodle", "csv"]), required=True,
+    help="the LMS's gradebook import layout (csv: one row per student, points per question)",
+)  # fmt: skip
+@click.option("-o", "--out", required=True, type=click.Path(path_type=Path), help="file to write")
+@click.option(
+    "-a", "--assignment", help="assignment id in grader.yml  [default: GRADED's]"
+)
+@click.option("--column", default="total", show_default=True, help="grades.csv column to export")
+@click.option("--title", help="the grade column's heading  [default: the assignment's title]")
+@click.option(
+    "--canvas-assignment-id", help="Canvas's id of the assignment (its column then updates it)"
+)
+@config_option
+def export_grades(
+    graded: Path,
+    fmt: str,
+    out: Path,
+    assignment: str | None,
+    column: str,
+    title: str | None,
+    canvas_assignment_id: str | None,
+    config: Path,
+) -> None:
+    """Write GRADED/grades.csv (the OUT of `grade`) in the gradebook import layout of Canvas or
+    Moodle, keyed by email or SID; rows that cannot be keyed are refused and listed."""
+    from autograder.export import ExportError, export, graded_assignment
+
+    try:
+        a = load_assignment(assignment or graded_assignment(graded), config)
+        done = export(
+            graded, out, fmt, title=title or a.title, column=column,
+            points={q.id: q.points for q in a.questions},
+            canvas_assignment_id=canvas_assignment_id,
+        )  # fmt: skip
+    except ExportError as exc:
+        raise click.ClickException(str(exc)) from None
+    for r in done.refused:
+        click.echo(f"refused: {r.submission} ({r.who or 'nobody named'}): {r.reason}", err=True)
+    click.echo(f"wrote {len(done.students)} students to {out} ({len(done.refused)} refused)")
+
+
 def main() -> None:
     """Console entry point; configuration errors are one clear line, not a traceback."""
     try:
