@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import sys
 from dataclasses import replace
@@ -286,6 +287,8 @@ def similarity(
     """
     from autograder.similarity import write_similarity
 
+    if importlib.util.find_spec("copydetect") is None:
+        raise click.ClickException("similarity needs copydetect: pip install -e '.[course]'")
     a = load_assignment(assignment, config)
     try:
         result = write_similarity(
