@@ -210,7 +210,9 @@ def _settings() -> tuple[int, int]:
 def _kgram_hashes(filtered: str, k: int) -> np.ndarray:
     """A deterministic 52-bit hash of every k-character run of ``filtered`` (a polynomial hash
     modulo 2**64, the low bits kept: exact in copydetect's float window)."""
-    codes = np.frombuffer(filtered.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    codes = np.frombuffer(filtered.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(
+        np.uint64
+    )
     count = len(codes) - k + 1
     if count <= 0:
         return np.zeros(0, dtype=np.int64)

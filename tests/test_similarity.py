@@ -5,6 +5,7 @@ compared is the graded code wherever it sits; bad input costs only its row."""
 from __future__ import annotations
 
 import csv
+import json
 import random
 import subprocess
 import sys
@@ -129,6 +130,26 @@ def test_the_cli_lists_an_unreadable_submission_and_compares_the_rest(ex02, tmp_
     assert "invalid JSON" in page and "none of the graded functions" in page
 
 
+def test_hostile_text_is_compared_as_text(ex02, tmp_path):
+    """Markup in the code is escaped on the page; a cell Python cannot compile (a lone
+    surrogate, a nesting deeper than the parser's limit), which grading could not run either, is
+    skipped without harm to the rest."""
+    odd = '    note = "</pre><script>alert(1)</script>"\n'
+    body = odd + "".join(f"    v{i} = np.sum(y * {i}) - tx[{i}] / {i + 1}\n" for i in range(12))
+    cells = [
+        f"def compute_mse(y, tx, w):\n{body}    return v11\n",
+        'def compute_mae(y, tx, w):\n    return "\ud800"\n',
+        "x = " + "(" * 5000 + ")" * 5000,
+    ]
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.ipynb").write_text(json.dumps(notebook(cells)), encoding="utf-8")
+    result = write_similarity(ex02, [tmp_path], tmp_path / "S", top=5, minimum=0.0)
+    assert [names(result, p) for p in result.pairs] == [frozenset({"a", "b"})]
+    assert all(e.code["p6_mae"] == "" for e in result.compared)
+    page = (tmp_path / "S" / "index.html").read_text(encoding="utf-8")
+    assert "<script>" not in page and "&lt;script&gt;" in page
+
+
 def test_no_submission_is_an_error(ex02, tmp_path):
     (tmp_path / "class").mkdir()
     proc = subprocess.run(
@@ -138,4 +159,3 @@ def test_no_submission_is_an_error(ex02, tmp_path):
     )  # fmt: skip
     assert proc.returncode == 1 and "no submission" in proc.stderr
     assert not (tmp_path / "S").exists()
-
