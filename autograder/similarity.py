@@ -18,8 +18,8 @@ makes renamed variables, comments and formatting invisible. Each run of ``k`` no
 characters is a fingerprint (winnowing as in MOSS, copydetect's defaults); fingerprints of the
 given code are dropped, and so are those that more than ``common`` submissions share (idioms
 everyone writes, answers to one-line questions: MOSS's ``-m``). The score of a pair on a question
-is the Jaccard index of their fingerprint sets (shared rare fingerprints over all fingerprints of
-either); overall, the shared fingerprints of every question over their union, so long answers
+is a Jaccard index in which a common fingerprint counts as not shared: S / (|A| + |B| - S), with
+S the rare fingerprints both have and |A|, |B| the fingerprints of each; overall, the shared fingerprints of every question over their union, so long answers
 weigh more than one-liners. Reordered functions only lose the few fingerprints that straddle two
 of them. Scores are deterministic (a fixed hash, not Python's salted ``hash``).
 
@@ -284,7 +284,7 @@ def matches(a: Fingerprint, b: Fingerprint) -> tuple[np.ndarray, np.ndarray]:
 @dataclass(frozen=True)
 class Scores:
     """Per question, submission × submission counts: ``shared[q][i, j]`` rare fingerprints in
-    common, ``union[q][i, j]`` distinct fingerprints of either."""
+    common, ``union[q][i, j]`` the fingerprints of either, common ones counted as not shared."""
 
     size: int
     questions: tuple[str, ...]
@@ -296,7 +296,7 @@ class Scores:
         return sum(self.shared.values(), np.zeros((self.size, self.size)))
 
     def question(self, qid: str) -> np.ndarray:
-        """The pairs' Jaccard index on one question (0 where neither has code)."""
+        """The pairs' score on one question, S / (|A| + |B| - S) (0 where neither has code)."""
         return np.divide(
             self.shared[qid],
             self.union[qid],
