@@ -17,11 +17,12 @@ becomes ``V``, function names ``F``, strings ``S``; comments and whitespace are 
 makes renamed variables, comments and formatting invisible. Each run of ``k`` normalised
 characters is a fingerprint (winnowing as in MOSS, copydetect's defaults); fingerprints of the
 given code are dropped, and so are those that more than ``common`` submissions share (idioms
-everyone writes, answers to one-line questions: MOSS's ``-m``). The score of a pair on a question
-is a Jaccard index in which a common fingerprint counts as not shared: S / (|A| + |B| - S), with
-S the rare fingerprints both have and |A|, |B| the fingerprints of each; overall, the shared fingerprints of every question over their union, so long answers
-weigh more than one-liners. Reordered functions only lose the few fingerprints that straddle two
-of them. Scores are deterministic (a fixed hash, not Python's salted ``hash``).
+everyone writes, answers to one-line questions: MOSS's ``-m``). The score of a pair on a
+question is a Jaccard index in which a common fingerprint counts as not shared: S / (|A| + |B| -
+S), with S the rare fingerprints both have and |A|, |B| the fingerprints of each; overall, the
+shared fingerprints of every question over their union, so long answers weigh more than one-
+liners. Reordered functions only lose the few fingerprints that straddle two of them.
+Scores are deterministic (a fixed hash, not Python's salted ``hash``).
 
 All pairs are counted at once from a submission × fingerprint matrix (one matrix product per
 question), so a class of 1000 costs seconds, not the 500,000 pair comparisons of copydetect's own
