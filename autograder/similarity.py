@@ -20,13 +20,13 @@ given code are dropped, and so are those that more than ``common`` submissions s
 everyone writes, answers to one-line questions: MOSS's ``-m``). The score of a pair on a
 question is a Jaccard index in which a common fingerprint counts as not shared: S / (|A| + |B| -
 S), with S the rare fingerprints both have and |A|, |B| the fingerprints of each; overall, the
-shared fingerprints of every question over their union, so long answers weigh more than one-
-liners. Reordered functions only lose the few fingerprints that straddle two of them.
+shared fingerprints of every question over their union, so long answers weigh more than
+one-liners. Reordered functions only lose the few fingerprints that straddle two of them.
 Scores are deterministic (a fixed hash, not Python's salted ``hash``).
 
 All pairs are counted at once from a submission × fingerprint matrix (one matrix product per
-question), so a class of 1000 costs seconds, not the 500,000 pair comparisons of copydetect's own
-detector (``bench/similarity.py``).
+question), so counting the pairs of a class of 1000 takes seconds, not the 500,000 pair
+comparisons of copydetect's own detector (``bench/similarity.py``).
 """
 
 from __future__ import annotations
