@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import sys
 from dataclasses import replace
@@ -301,6 +302,99 @@ def written(
         f"wrote {len(pages)} pages in {out} (start at {out / 'index.html'}) "
         f"and the score template {out / 'written.csv'}"
     )
+
+
+@cli.command()
+@submissions_argument
+@assignment_option
+@click.option("-o", "--out", required=True, type=click.Path(path_type=Path), help="report folder")
+@click.option(
+    "--top", type=click.IntRange(min=0), default=30, show_default=True,
+    help="pairs shown side by side in OUT/index.html",
+)  # fmt: skip
+@click.option(
+    "--min-score", type=click.FloatRange(0, 1), default=0.1, show_default=True,
+    help="overall score from which a pair is listed",
+)  # fmt: skip
+@export_option
+@config_option
+def similarity(
+    submissions: tuple[Path, ...],
+    assignment: str,
+    out: Path,
+    top: int,
+    min_score: float,
+    gradescope_export: bool,
+    config: Path,
+) -> None:
+    """Compare the graded code of SUBMISSIONS (what `grade` takes), question by question.
+
+    OUT/similarity.csv lists the pairs, most similar first, with a score per question and
+    overall; OUT/index.html shows them with the top pairs side by side, matching code marked.
+    Renamed variables, reordered functions, comments and layout do not hide a copy; the
+    release's given code and code most of the class shares do not count.
+    """
+    from autograder.similarity import write_similarity
+
+    if importlib.util.find_spec("copydetect") is None:
+        raise click.ClickException("similarity needs copydetect: pip install -e '.[course]'")
+    a = load_assignment(assignment, config)
+    try:
+        result = write_similarity(
+            a, submissions, out, gradescope_export=gradescope_export, top=top, minimum=min_score
+        )
+    except BatchError as exc:
+        raise click.ClickException(str(exc)) from None
+    skipped = len(result.entries) - len(result.compared)
+    click.echo(
+        f"compared {len(result.compared)} submissions ({skipped} not compared: see the page); "
+        f"{len(result.pairs)} pairs scored {min_score:g} or more"
+    )
+    click.echo(f"wrote: {out / 'similarity.csv'}, {out / 'index.html'}")
+
+
+@cli.command(name="export")
+@click.argument("graded", type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--format", "fmt", type=click.Choice(["canvas", "moodle", "csv"]), required=True,
+    help="the LMS's gradebook import layout (csv: one row per student, points per question)",
+)  # fmt: skip
+@click.option("-o", "--out", required=True, type=click.Path(path_type=Path), help="file to write")
+@click.option(
+    "-a", "--assignment", help="assignment id in grader.yml  [default: GRADED's]"
+)
+@click.option("--column", default="total", show_default=True, help="grades.csv column to export")
+@click.option("--title", help="the grade column's heading  [default: the assignment's title]")
+@click.option(
+    "--canvas-assignment-id", help="Canvas's id of the assignment (its column then updates it)"
+)
+@config_option
+def export_grades(
+    graded: Path,
+    fmt: str,
+    out: Path,
+    assignment: str | None,
+    column: str,
+    title: str | None,
+    canvas_assignment_id: str | None,
+    config: Path,
+) -> None:
+    """Write GRADED/grades.csv (the OUT of `grade`) in the gradebook import layout of Canvas or
+    Moodle, keyed by email or SID; rows that cannot be keyed are refused and listed."""
+    from autograder.export import ExportError, export, graded_assignment
+
+    try:
+        a = load_assignment(assignment or graded_assignment(graded), config)
+        done = export(
+            graded, out, fmt, title=title or a.title, column=column,
+            points={q.id: q.points for q in a.questions},
+            canvas_assignment_id=canvas_assignment_id,
+        )  # fmt: skip
+    except ExportError as exc:
+        raise click.ClickException(str(exc)) from None
+    for r in done.refused:
+        click.echo(f"refused: {r.submission} ({r.who or 'nobody named'}): {r.reason}", err=True)
+    click.echo(f"wrote {len(done.students)} students to {out} ({len(done.refused)} refused)")
 
 
 def main() -> None:

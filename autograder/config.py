@@ -6,6 +6,7 @@ import json
 import re
 import string
 from dataclasses import dataclass, field
+from datetime import timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from autograder.late import LateError, LatePolicy, parse_time
 from autograder.sandbox import Limits
 
 CONFIG_NAME = "grader.yml"
@@ -79,6 +81,8 @@ class Assignment:
     """verify's budget for the solved notebook, run top to bottom in a kernel."""
     min_isolation: str = "uid"
     """grader.yml's ``isolation.minimum``: the weakest sandbox level grading accepts."""
+    late: LatePolicy | None = None
+    """grader.yml's ``late``: deadline, penalty, extensions (None: no deadline)."""
 
     @property
     def needs_torch(self) -> bool:
@@ -225,6 +229,9 @@ def _assignment(
                 f"{where(aid, 'questions', qid, 'manual')}: {qid} is also marked manual in "
                 f"{source.name}: declare it once (remove one of the two)"
             )
+    late = None
+    if "late" in raw:
+        late = _late(raw["late"], root, folder, lambda *keys: where(aid, "late", *keys))
     variants = folder / raw.get("variants", "variants.py")
     if "variants" in raw:
         variants = _inside(folder, raw["variants"], where(aid, "variants"))
@@ -255,6 +262,34 @@ def _assignment(
         visibility=Visibility(**raw.get("visibility", {})),
         notebook_seconds=raw.get("notebook_seconds", 600),
         min_isolation=min_isolation,
+        late=late,
+    )
+
+
+def _late(raw: dict[str, Any], root: Path, folder: Path, where: Any) -> LatePolicy:
+    """grader.yml's ``late`` block as a policy; ConfigError naming the key and its line. The
+    extensions file is not read here (nor required: the Gradescope zip does not carry it)."""
+    try:
+        deadline = parse_time(raw["deadline"])
+    except LateError as exc:
+        raise ConfigError(f"{where('deadline')}: {exc}") from None
+    extensions = raw.get("extensions")
+    if extensions is not None and (
+        Path(extensions).is_absolute() or ".." in Path(extensions).parts
+    ):
+        raise ConfigError(f"{where('extensions')}: {extensions!r} must be a path inside {root}")
+    if extensions is not None and (root / extensions).resolve().is_relative_to(folder.resolve()):
+        raise ConfigError(
+            f"{where('extensions')}: keep {extensions!r} outside {folder}: everything there ships "
+            "in the Gradescope zip, and extensions name students"
+        )
+    return LatePolicy(
+        deadline=deadline,
+        penalty=raw.get("penalty", 0),
+        unit=raw.get("unit", "day"),
+        cap=raw.get("cap", 100),
+        grace=timedelta(minutes=raw.get("grace_minutes", 0)),
+        extensions=root / extensions if extensions is not None else None,
     )
 
 

@@ -15,6 +15,7 @@ import shutil
 from pathlib import Path
 from xml.etree import ElementTree
 
+import nbformat
 import pytest
 
 from autograder.report import _plots, _ticks, report_html, summarize
@@ -153,3 +154,48 @@ def test_a_page_of_written_answers_with_math_fits_the_page(browser, layout, tmp_
     got = measure(browser, page, layout, tmp_path)
     assert got["images"] == 6 and got["broken"] == 0
     assert got["scroll"] <= got["client"] and got["right"] <= got["client"], got
+
+
+SIDE_BY_SIDE = """() => {
+  const root = document.documentElement;
+  const marks = [...document.querySelectorAll("mark")].filter((m) => m.getClientRects().length);
+  const sides = [...document.querySelectorAll(".side")].map((d) => {
+    const [a, b] = [...d.children].map((p) => p.getBoundingClientRect());
+    return {beside: a.right <= b.left && Math.abs(a.top - b.top) < 1, right: b.right};
+  });
+  return {scroll: root.scrollWidth, client: root.clientWidth, marks: marks.length, sides,
+          marked: new Set(marks.map((m) => getComputedStyle(m).backgroundColor)).size};
+}"""
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_the_similarity_page_shows_pairs_side_by_side_offline(browser, layout, tmp_path):
+    """The top pairs' code side by side, the matching regions marked, nothing wider than the
+    page (a long line wraps), and no request but the page itself."""
+    from fixtures.similarity_class import make_class
+
+    from autograder.config import find_assignment
+    from autograder.similarity import write_similarity
+    from tests.conftest import ROOT
+
+    ex02 = find_assignment("ex02", ROOT / "grader.yml")
+    make_class(tmp_path / "class", ex02, 4, 3, plants=("renamed", "recommented"))
+    for path in (tmp_path / "class").iterdir():  # a long comment line in a graded function
+        nb = nbformat.read(path, as_version=4)
+        nb.cells[1].source = nb.cells[1].source.replace("\n    ", f"\n    # {'x' * 400}\n    ", 1)
+        nbformat.write(nb, path)
+    write_similarity(ex02, [tmp_path / "class"], tmp_path / "S", top=5, minimum=0.0)
+    width, media = layout
+    tab = browser.new_page(viewport={"width": width, "height": 900})
+    requests: list[str] = []
+    tab.on("request", lambda r: requests.append(r.url))
+    try:
+        tab.emulate_media(media=media)
+        tab.goto((tmp_path / "S" / "index.html").as_uri(), wait_until="load")
+        got = tab.evaluate(SIDE_BY_SIDE)
+    finally:
+        tab.close()
+    assert requests == [(tmp_path / "S" / "index.html").as_uri()]
+    assert got["marks"] > 0 and got["marked"] == 1 and got["sides"], got
+    assert all(s["beside"] and s["right"] <= got["client"] for s in got["sides"]), got
+    assert got["scroll"] <= got["client"], got
