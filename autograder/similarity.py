@@ -1,7 +1,7 @@
 """Similarity between submissions: which pairs share graded code that honest work rarely shares.
 
 ``autograder similarity -a ID -o OUT PATH...`` takes what ``grade`` takes (notebooks, export
-zips, folders of them, Gradescope exports: :func:`autograder.batch.discover`) and writes
+zips, folders of them, Gradescope exports: :func:`autograder.intake.discover`) and writes
 ``OUT/similarity.csv`` (the pairs, most similar first, with a score per question and overall)
 and ``OUT/index.html`` (the same ranking, then the top pairs side by side with the matching
 code highlighted; one page, no script, no network).
@@ -42,8 +42,8 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder.batch import BatchError, Item, discover, stage
 from autograder.config import Assignment
+from autograder.intake import BatchError, Item, discover, stage
 from autograder.results import csv_text, html_text, write_atomic
 
 MAX_SHARE = 0.1
@@ -358,7 +358,7 @@ class Entry:
 
 
 def _entry(item: Item, assignment: Assignment, release: Release) -> Entry:
-    """Read one item of :func:`autograder.batch.discover` (never raises)."""
+    """Read one item of :func:`autograder.intake.discover` (never raises)."""
     from autograder.submission import SubmissionError, load_submission
 
     who = [f"{s.name} (SID {s.sid})" if s.sid else s.name for s in item.students]

@@ -24,10 +24,11 @@ from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
 from autograder import gradescope
-from autograder.batch import Item, failed_results
 from autograder.checks import CheckResult
 from autograder.config import Assignment
+from autograder.gradebook import failed_results
 from autograder.grading import QuestionResult, _cell_report, results_json, ungraded_results
+from autograder.intake import Item
 from autograder.report import report_html, summarize
 from autograder.results import plain_text
 from autograder.sandbox import CellResult
