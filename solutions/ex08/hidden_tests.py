@@ -978,6 +978,8 @@ ANSWERS: dict[str, tuple[str, ...]] = {
         "(1 - ε + ε/d) / (ε/d)",
         "(1 - ε)d/ε",
         "log1p((1 - eps) * d / eps)",
+        "1 - ε + ε/d",  # the label's smoothed target: the optimum's softmax (part 4)
+        "0.9 + 0.1 / 10",
     ),
     "p4_mults": ("nK²L", "3nK²L", "nLK²", "3nLK²", "K²nL", "nKKL", "3nKKL"),
     "p4_memory": ("LK² + 2nK", "2LK² + LnK", "2LK² + nKL", "LK(2K + n)", "LK² + 2Kn"),
