@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import statistics
-import textwrap
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,9 +22,9 @@ from autograder.results import html_text, plain_text
 
 WIDTH = 700
 """Pixels of a plot's width: within the page's 60em and a printed A4 page's width."""
-LABEL_CHARS = 95
-"""Characters per line of a bar label (12 px sans-serif: within ``WIDTH``); a longer label wraps
-onto more lines, whole (it is also the bar's tooltip and is in the table below the plots)."""
+LABEL_WIDTH = 640
+"""Pixels of a line of a bar label, by :func:`_em` (within ``WIDTH``); a longer label wraps onto
+more lines, whole (it is also the bar's tooltip and is in the table below the plots)."""
 LINE = 14
 """Pixels per line of a bar label."""
 BAR = 12
@@ -204,10 +204,29 @@ def _rect(
     )
 
 
+def _em(char: str) -> float:
+    """A generous width of ``char`` in 12 px sans-serif (pixels; DejaVu Sans, the widest of the
+    usual ones): wide East Asian characters, the widest letters and capitals take more."""
+    if unicodedata.east_asian_width(char) in "WF" or char in "mwMW@%":
+        return 12.5
+    return 9.5 if char.isupper() else 7.5
+
+
 def _label(text: str) -> list[str]:
-    """A bar label's lines: plain text, whole, wrapped at ``LABEL_CHARS``."""
-    text = " ".join(plain_text(text).split()) or "(no name)"
-    return textwrap.wrap(text, LABEL_CHARS, break_on_hyphens=False)
+    """A bar label's lines: plain text, whole, wrapped between words within ``LABEL_WIDTH``
+    (a word wider than that, within itself)."""
+    lines, line, width = [], "", 0.0
+    for word in " ".join(plain_text(text).split()).split(" "):
+        grown = width + _em(" ") + sum(map(_em, word)) if line else sum(map(_em, word))
+        if line and grown > LABEL_WIDTH:
+            lines.append(line)
+            line, width = "", 0.0
+        for char in (" " if line else "") + word:
+            if width + _em(char) > LABEL_WIDTH:
+                lines.append(line)
+                line, width = "", 0.0
+            line, width = line + char, width + _em(char)
+    return [*lines, line] if line else lines or ["(no name)"]
 
 
 def _ticks(top: float) -> list[float]:

@@ -22,7 +22,7 @@ from xml.etree import ElementTree
 
 import pytest
 
-from autograder.report import _plots, _ticks, report_html, summarize
+from autograder.report import _bars, _plots, _ticks, report_html, summarize
 from autograder.written import MathImages, render_text
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -78,7 +78,7 @@ def browser():
 def measure(browser, page: str, layout: tuple[int, str], tmp_path: Path) -> dict:
     """Load ``page`` (from ``tmp_path/pages/``) at ``layout`` (width px, media) and return what
     the browser measures once it has loaded."""
-    path = tmp_path / "pages" / f"page-{layout[0]}.html"
+    path = tmp_path / "pages" / "page.html"
     path.parent.mkdir(exist_ok=True)
     path.write_text(page, encoding="utf-8")
     return measure_file(browser, path, layout, tmp_path)
@@ -165,6 +165,17 @@ def test_the_report_fits_the_page_with_whole_labels_and_headers(
     left = next(text for text in got["labels"] if "left the stub" in text)
     assert all(q.id in left for q in ex08.graded[-4:])
     assert "…" not in "".join(got["labels"])
+
+
+@pytest.mark.parametrize("layout", LAYOUTS[:1])
+def test_labels_of_wide_letters_wrap_whole_inside_the_plot(browser, layout, tmp_path):
+    labels = ["WM" * 90, "W " * 200, "中文" * 80, "m" * 400, "x", "Ab@% " * 60]
+    svg = _bars("t", [(label, 1, "") for label in labels], top=1, xlabel="x", color="red")
+    got = measure(browser, f"<!doctype html><meta charset='utf-8'><body>{svg}", layout, tmp_path)
+    assert got["outside"] == [] and got["scroll"] <= got["client"], got
+    assert " ".join(got["labels"][0].split()).replace(" ", "") == "t" + "".join(
+        labels
+    ).replace(" ", "") + "01x"  # every character, in order: nothing cut
 
 
 def test_questions_left_as_the_stub_are_counted_apart_from_mistakes(ex08):
