@@ -12,8 +12,9 @@ The assignment folder may declare more (docs/authoring.md):
   functions), each of which must lose points on its question, and ``REWRITES[qid]``: correct ones
   that must keep full marks;
 - in the hidden tests, ``ANSWERS[qid]``: the question's answer in the spellings a leak would use.
-  None may appear in the release (notebook and public tests) or in any check name or message
-  produced on the reference, the stub and the mistakes.
+  None may appear in the release (notebook and public tests), in any check name or message
+  produced on the reference, the stub and the mistakes, or in what a public test prints when it
+  fails on the stub or a mistake (which must be its message, not a quoted ``assert`` line).
 """
 
 from __future__ import annotations
