@@ -81,13 +81,14 @@ def test_every_cell_runs_without_an_error(run):
 
 
 def test_demo_cells_print_a_few_lines_and_display_no_value(run):
-    """Demo cells show plots and a few figures, not a returned list (``_ = fit_and_plot(...)``)."""
+    """Demo cells show plots, figures and a short progress log (MNIST's is 26 lines), never a
+    returned list (a bare ``fit_and_plot(...)`` displayed its 1000 losses)."""
     nb, _, _ = run
     demos = [c for c in nb.cells if c.cell_type == "code" and is_ignored(c)]
     assert demos
     for cell in demos:
         assert not [o for o in cell.outputs if o.output_type == "execute_result"], cell.source
-        assert len(text_of(cell).splitlines()) <= 20, cell.source
+        assert len(text_of(cell).splitlines()) <= 40, cell.source
 
 
 def test_every_public_check_passes(run, ex08):
