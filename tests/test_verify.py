@@ -100,6 +100,10 @@ def test_answers_are_found_in_any_spelling():
         assert leaks({"a message": text}, {"p2_var_y": ["dσ²/2"]}), text
     assert normalise(r"\sqrt{2/d}") == normalise("√(2/d)") == "sqrt(2/d)"
     assert leaks({"a message": "var_y on random (d, σ)"}, hidden.ANSWERS) == []
+    given = "the gain `torch.nn.init.calculate_gain( 'relu' )`; Problem 2 derives it"
+    assert leaks({"a prompt": given}, hidden.ANSWERS) == [
+        "p1_e3_choice: its answer \"calculate_gain('relu')\" appears in a prompt"
+    ]
 
 
 def test_the_partial_credit_policy_is_enforced_for_any_assignment(ex08):

@@ -953,7 +953,15 @@ ANSWERS: dict[str, tuple[str, ...]] = {
     ),
     "p1_e3_network": ("modules += [torch.nn.Linear(width, width), activation_class()]",),
     "p1_e3_init": ("torch.nn.init.normal_(module.weight, mean=0.0, std=std)",),
-    "p1_e3_choice": ("sqrt(2)", "√2", "2**0.5", "2^(1/2)", "1.414"),
+    "p1_e3_choice": (
+        "sqrt(2)",
+        "√2",
+        "2**0.5",
+        "2^(1/2)",
+        "1.414",
+        'calculate_gain("relu")',  # a given call whose value is the answer
+        "calculate_gain('relu')",
+    ),
     "p2_var_y": (
         "dσ²/2",
         "σ²d/2",
