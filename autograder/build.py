@@ -8,6 +8,7 @@ reproducible: the committed ``assignments/<id>/`` is proven equal to a fresh bui
 
 from __future__ import annotations
 
+import ast
 import re
 import shutil
 import subprocess
@@ -89,6 +90,46 @@ def normalise(path: Path, assignment: Assignment) -> None:
     nbformat.write(nb, path)
 
 
+WORDED_CALL = "  # a check failed: why is said on the next line"
+
+
+def worded_test(source: str) -> str:
+    """A public test file of otter's (exception format) whose failures print words, not code.
+
+    otter prints a failing test case as the line of its function that raised, then the
+    exception: an ``assert`` line would show the condition checked (an expected value, a formula).
+    Each ``@test_case`` function is kept, renamed ``_<name>`` and undecorated, and called from a
+    test case of the original name and signature whose only line is that call: the line otter
+    prints is the call, and the assertion's message follows it."""
+    lines = source.splitlines()
+    tree = ast.parse(source)
+    cases = [
+        node
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef)
+        and any(
+            isinstance(d, ast.Call) and getattr(d.func, "id", "") == "test_case"
+            for d in node.decorator_list
+        )
+    ]
+    for node in reversed(cases):
+        first = node.decorator_list[0].lineno - 1
+        decorators = lines[first : node.lineno - 1]
+        header = lines[node.lineno - 1 : node.body[0].lineno - 1]
+        params = ast.unparse(node.args)
+        call_args = ", ".join(a.arg for a in node.args.args)
+        wrapper = [
+            "",
+            *decorators,
+            f"def {node.name}({params}):",
+            f"    _{node.name}({call_args}){WORDED_CALL}",
+        ]
+        header[0] = header[0].replace(f"def {node.name}(", f"def _{node.name}(", 1)
+        body = lines[node.body[0].lineno - 1 : node.end_lineno]
+        lines[first : node.end_lineno] = header + body + wrapper
+    return "\n".join(lines) + "\n"
+
+
 def build(assignment: Assignment, *, out: Path, release: Path | None = None) -> Build:
     """Build ``out/<id>/``: ``student/`` (the release) and ``solution/`` (the solved notebook).
 
@@ -110,6 +151,8 @@ def build(assignment: Assignment, *, out: Path, release: Path | None = None) -> 
         _otter_assign(master, work / "out")
         for part in ("student", "autograder"):
             normalise(work / "out" / part / assignment.notebook, assignment)
+        for test in sorted((work / "out" / "student" / "tests").glob("*.py")):
+            test.write_text(worded_test(test.read_text(encoding="utf-8")), encoding="utf-8")
         shutil.rmtree(target, ignore_errors=True)
         target.mkdir(parents=True)
         shutil.copytree(work / "out" / "student", target / "student")

@@ -102,6 +102,8 @@ class Tester:
         self._abandoned: str | None = None
         self.incident = ""
         """Why the question's checks stopped early (timeout, crash...), for the gradebook."""
+        self.unanswered = False
+        """Whether a check met the stub's NotImplementedError (the question was left as is)."""
         self._computing: str | None = None  # the key of the t.once computation running
 
     @contextlib.contextmanager
@@ -117,6 +119,7 @@ class Tester:
         except CheckFailed as exc:
             self.results.append(CheckResult(name, False, str(exc), weight))
         except StudentError as exc:
+            self.unanswered = self.unanswered or exc.type_name == "NotImplementedError"
             self.results.append(CheckResult(name, False, _student_error(exc), weight))
         except Timeout as exc:
             self._abandoned = f"an earlier call timed out ({exc})"

@@ -50,6 +50,8 @@ class QuestionResult:
     question: Question
     checks: tuple[CheckResult, ...]
     incident: str = ""
+    unanswered: bool = False
+    """A check met the stub's NotImplementedError: the question was left as released."""
 
     @property
     def score(self) -> float:
@@ -224,7 +226,7 @@ def grade_question(
         tester.results.append(CheckResult("grader", False, "internal grader error"))
     if tester.abandoned:
         sandbox.restart()
-    return QuestionResult(question, tuple(tester.results), tester.incident)
+    return QuestionResult(question, tuple(tester.results), tester.incident, tester.unanswered)
 
 
 def _cell_report(cells: list[CellResult]) -> str:
@@ -336,6 +338,7 @@ def results_json(
                 r.question.id: [[c.name, c.passed, c.weight] for c in r.checks] for r in results
             },
             "incidents": {r.question.id: r.incident for r in results if r.incident},
+            "unanswered": [r.question.id for r in results if r.unanswered],
             **(extra or {}),
         },
         "tests": tests,

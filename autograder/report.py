@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import statistics
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,13 +24,15 @@ from autograder.results import html_text, plain_text
 
 WIDTH = 700
 """Pixels of a plot's width: within the page's 60em and a printed A4 page's width."""
-LABEL_CHARS = 40
-"""Characters of a bar label shown; a longer one is cut with "…" (its whole text is the bar's
-tooltip and is in the table below the plots)."""
-ROW = 20
+LABEL_WIDTH = 640
+"""Pixels of a line of a bar label, by :func:`_em` (within ``WIDTH``); a longer label wraps onto
+more lines, whole (it is also the bar's tooltip and is in the table below the plots)."""
+LINE = 14
+"""Pixels per line of a bar label."""
+BAR = 12
+"""Pixels of a bar's thickness."""
 CHANGES_SHOWN = 200
 """Changes listed in the report (all of them are in changes.csv)."""
-"""Pixels per bar of a horizontal bar chart."""
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,10 @@ class Summary:
     totals: tuple[float, ...]
     questions: tuple[QuestionStats, ...]
     failures: Counter = field(default_factory=Counter)
-    """(question id, check name) → submissions failing that hidden check (graded ones only)."""
+    """(question id, check name) → submissions failing that hidden check (graded ones only),
+    not counting the questions a submission left unanswered."""
+    unanswered: Counter = field(default_factory=Counter)
+    """Question id → graded submissions whose code for it is still the stub."""
     seconds: tuple[float, ...] = ()
 
     @property
@@ -111,12 +117,15 @@ def summarize(assignment: Assignment, results: Iterable[Mapping[str, Any]]) -> S
     results = list(results)
     graded = [r for r in results if _status(r) == "graded"]
     failures: Counter = Counter()
+    unanswered: Counter = Counter()
     scores: dict[str, list[float]] = {q.id: [] for q in assignment.graded}
     for r in graded:
         for t in _tests(r):
             if t["name"] in scores:
                 scores[t["name"]].append(float(t["score"]))
-        failures.update(key for key in failed_checks(r) if key[0] in scores)
+        left = set((r.get("extra_data") or {}).get("unanswered") or ()) & set(scores)
+        unanswered.update(left)  # not a mistake: nothing was tried
+        failures.update(key for key in failed_checks(r) if key[0] in scores and key[0] not in left)
     return Summary(
         count=len(results),
         graded=len(graded),
@@ -129,6 +138,7 @@ def summarize(assignment: Assignment, results: Iterable[Mapping[str, Any]]) -> S
             QuestionStats(q.id, q.points, tuple(scores[q.id])) for q in assignment.graded
         ),
         failures=failures,
+        unanswered=unanswered,
         seconds=tuple(float(r["execution_time"]) for r in results if "execution_time" in r),
     )
 
@@ -188,10 +198,29 @@ def _rect(
     )
 
 
-def _label(text: str) -> str:
-    """A bar label: plain text on one line, cut at ``LABEL_CHARS``."""
-    text = " ".join(plain_text(text).split()) or "(no name)"
-    return text if len(text) <= LABEL_CHARS else text[: LABEL_CHARS - 1] + "…"
+def _em(char: str) -> float:
+    """A generous width of ``char`` in 12 px sans-serif (pixels; DejaVu Sans, the widest of the
+    usual ones): wide East Asian characters, the widest letters and capitals take more."""
+    if unicodedata.east_asian_width(char) in "WF" or char in "mwMW@%":
+        return 12.5
+    return 9.5 if char.isupper() else 7.5
+
+
+def _label(text: str) -> list[str]:
+    """A bar label's lines: plain text, whole, wrapped between words within ``LABEL_WIDTH``
+    (a word wider than that, within itself)."""
+    lines, line, width = [], "", 0.0
+    for word in " ".join(plain_text(text).split()).split(" "):
+        grown = width + _em(" ") + sum(map(_em, word)) if line else sum(map(_em, word))
+        if line and grown > LABEL_WIDTH:
+            lines.append(line)
+            line, width = "", 0.0
+        for char in (" " if line else "") + word:
+            if width + _em(char) > LABEL_WIDTH:
+                lines.append(line)
+                line, width = "", 0.0
+            line, width = line + char, width + _em(char)
+    return [*lines, line] if line else lines or ["(no name)"]
 
 
 def _ticks(top: float) -> list[float]:
@@ -215,21 +244,25 @@ def _bars(
     marks: Sequence[float] = (),
     mark_label: str = "",
 ) -> str:
-    """Horizontal bars, one per ``(label, value, tooltip)`` row, on an axis from 0 to ``top``;
-    ``marks`` (one per row) draws an outline bar to that value too."""
-    left, right, head = 280, 20, 26
+    """Horizontal bars, one per ``(label, value, tooltip)`` row, on an axis from 0 to ``top``,
+    each under its label (whole, wrapped: no label is cut or runs off the plot); ``marks`` (one
+    per row) draws an outline bar to that value too."""
+    left, right, head = 12, 20, 26
     plot = WIDTH - left - right
     ticks = _ticks(top)
     scale = plot / ticks[-1]
-    height = head + ROW * len(rows) + 40 + (16 if marks else 0)
     body = [_text(WIDTH / 2, 16, title, "middle", " font-weight='bold'")]
+    y = head
     for i, (label, value, tip) in enumerate(rows):
-        y = head + i * ROW
-        body.append(_text(left - 6, y + ROW * 0.7, _label(label), "end"))
-        body.append(_rect(left, y + 3, value * scale, ROW - 6, color, tip or label))
+        for line in _label(label):
+            y += LINE
+            body.append(_text(left, y - 3, line))
+        body.append(_rect(left, y + 1, value * scale, BAR, color, tip or label))
         if marks:
-            body.append(_rect(left, y + 3, marks[i] * scale, ROW - 6, "none", stroke="black"))
-    base = head + ROW * len(rows)
+            body.append(_rect(left, y + 1, marks[i] * scale, BAR, "none", stroke="black"))
+        y += BAR + 8
+    base = y
+    height = base + 40 + (16 if marks else 0)
     body.append(f"<line x1='{left}' y1='{base}' x2='{left + plot}' y2='{base}' stroke='black'/>")
     for t in ticks:
         body.append(_text(left + t * scale, base + 14, _num(t), "middle"))
@@ -310,11 +343,24 @@ def _plots(s: Summary, top: int) -> list[tuple[str, str]]:
             (
                 "Common mistakes (failed hidden checks)",
                 _bars(
-                    f"The {len(common)} most failed hidden checks",
+                    f"The {len(common)} most failed hidden checks of answered questions",
                     rows,
                     top=max(n for _, n, _ in rows),
                     xlabel="graded submissions failing the check",
                     color="#cc6677",
+                ),
+            )
+        )
+    if s.unanswered:
+        plots.append(
+            (
+                "Questions left unanswered",
+                _bars(
+                    "Graded submissions that left the stub of a question",
+                    [(q.id, s.unanswered[q.id], "") for q in s.questions if s.unanswered[q.id]],
+                    top=max(s.unanswered.values()),
+                    xlabel="graded submissions whose code raises NotImplementedError",
+                    color="#999999",
                 ),
             )
         )
@@ -368,7 +414,7 @@ def report_html(
         "<style>body{font-family:sans-serif;max-width:60em;margin:auto;padding:0 1em}"
         "svg{max-width:100%;height:auto}pre{overflow-x:auto}"
         "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px;"
-        "overflow-wrap:anywhere}td.n{text-align:right}"
+        "overflow-wrap:anywhere}td.n{text-align:right}th,td.id{white-space:nowrap}"
         "@media print{body{max-width:none}h2{break-after:avoid}svg{break-inside:avoid}}"
         "</style></head><body>",
         f"<h1>{esc(assignment.title)}</h1>",
@@ -387,7 +433,9 @@ def report_html(
         parts.append("<h2>Failed hidden checks</h2><table><tr><th>question</th><th>check</th>")
         parts.append("<th>submissions</th></tr>")
         for (q, c), n in s.failures.most_common():
-            parts.append(f"<tr><td>{esc(q)}</td><td>{esc(c)}</td><td class='n'>{n}</td></tr>")
+            parts.append(
+                f"<tr><td class='id'>{esc(q)}</td><td>{esc(c)}</td><td class='n'>{n}</td></tr>"
+            )
         parts.append("</table>")
     if changes:
         lines = changes_summary(changes, assignment)

@@ -12,8 +12,9 @@ The assignment folder may declare more (docs/authoring.md):
   functions), each of which must lose points on its question, and ``REWRITES[qid]``: correct ones
   that must keep full marks;
 - in the hidden tests, ``ANSWERS[qid]``: the question's answer in the spellings a leak would use.
-  None may appear in the release (notebook and public tests) or in any check name or message
-  produced on the reference, the stub and the mistakes.
+  None may appear in the release (notebook and public tests), in any check name or message
+  produced on the reference, the stub and the mistakes, or in what a public test prints when it
+  fails on the stub or a mistake (which must be its message, not a quoted ``assert`` line).
 """
 
 from __future__ import annotations
@@ -111,7 +112,8 @@ def verify(assignment: Assignment, *, kernel: bool = True) -> Verdict:
         graded = grade_variants(assignment, built.solution, [(q, c) for _, q, c in variants])
         problems = release_leaks(built.student, answers)
         problems += release_problems(assignment, built)
-        problems += public_test_problems(assignment, built)
+        mistakes = [(q, c) for kind, q, c in variants if kind == "MISTAKES"]
+        problems += public_test_problems(assignment, built, answers, mistakes)
         if kernel:
             problems += notebook_problems(assignment, built)
     for qid, checks in _checks(reference).items():
@@ -211,28 +213,54 @@ def _stub_namespace(nb: nbformat.NotebookNode) -> dict[str, Any]:
     return namespace
 
 
-def public_test_problems(assignment: Assignment, built: Build) -> list[str]:
+def public_test_problems(
+    assignment: Assignment,
+    built: Build,
+    answers: Mapping[str, Iterable[str]] | None = None,
+    mistakes: Sequence[tuple[str, str]] = (),
+) -> list[str]:
     """Every auto-graded question has public tests, and each passes on the reference and fails
-    on the stub (run with otter's own test runner, as ``grader.check`` runs them)."""
+    on the stub (run with otter's own test runner, as ``grader.check`` runs them).
+
+    What a failing public test prints, on the stub and on each ``(qid, cell)`` of ``mistakes``
+    (the cell run after the reference's), must be words: no ``assert`` line of the test's code
+    (otter quotes the line that raised; the build's :func:`~autograder.build.worded_test` makes
+    it a call) and none of the ``answers`` strings (a message may compute a value at run time).
+    """
     from otter.test_files import ExceptionTestFile
 
     tests = {p.stem: p for p in sorted((built.student / "tests").glob("*.py"))}
     problems = [f"{q.id}: no public test" for q in assignment.graded if q.id not in tests]
     reference = reference_namespace(assignment.source)
     nb = nbformat.read(built.student / assignment.notebook, as_version=4)
+    printed: list[str] = []
     with contextlib.chdir(built.student), contextlib.redirect_stdout(io.StringIO()):
         stub = _stub_namespace(nb)
-        for qid, path in tests.items():
-            for namespace, should in ((reference, True), (stub, False)):
-                test = ExceptionTestFile.from_file(str(path))
-                test.run(dict(namespace))
-                problems += [
-                    f"{qid}: public test {r.test_case.name} "
-                    + ("fails on the reference" if should else "passes on the stub")
-                    for r in test.test_case_results
-                    if r.passed != should
-                ]
-    return problems
+        runs = [(qid, reference, True, "the reference") for qid in tests]
+        runs += [(qid, stub, False, "the stub") for qid in tests]
+        for qid, cell in mistakes:
+            if qid in tests:
+                namespace = dict(reference)
+                with contextlib.suppress(Exception):  # author's code; a failing cell fails tests
+                    exec(compile(cell, f"<mistake of {qid}>", "exec"), namespace)  # noqa: S102
+                runs.append((qid, namespace, None, "a mistake"))
+        for qid, namespace, should, what in runs:
+            code = tests[qid].read_text(encoding="utf-8")
+            asserts = {ln.strip() for ln in code.splitlines() if ln.strip().startswith("assert")}
+            test = ExceptionTestFile.from_file(str(tests[qid]))
+            test.run(dict(namespace))
+            for r in test.test_case_results:
+                name = f"{qid}: public test {r.test_case.name}"
+                if should is not None and r.passed != should:
+                    verb = "fails" if should else "passes"
+                    problems.append(f"{name} {verb} on {what}")
+                if r.passed:
+                    continue
+                printed.append(r.message or "")
+                if any(line in (r.message or "") for line in asserts):
+                    problems.append(f"{name} prints its assert line when it fails on {what}")
+    shown = {"what a failing public test prints": "\n".join(printed)}
+    return list(dict.fromkeys(problems + leaks(shown, answers or {})))  # once per test, not per run
 
 
 def kernel_config() -> Any:

@@ -11,12 +11,14 @@ folders of them, Gradescope exports: :func:`autograder.intake.discover`) and wri
 - ``written.csv``: the template of the hand-graded scores (one row per submission, one empty
   column per question) that ``autograder grade --written written.csv`` merges into grades.csv.
 
-Answers are shown as typed (Markdown source), with their math (``$…$``, ``$$…$$``, ``\\(…\\)``,
-``\\[…\\]``) drawn here, when the pages are written, by matplotlib's mathtext into SVG files in
-``math/`` (one per distinct formula, named by its content, shared by all pages; glyphs as outlines
-from matplotlib's bundled DejaVu and STIX fonts, under the Bitstream Vera and SIL Open Font
-licences): the pages need no network and no script to view or print. A formula mathtext cannot
-draw stays as source.
+Each question's page shows the prompt, the model answer and the rubric of the source
+(:func:`references`) above the answers. Prompts, answers and model answers are rendered from
+Markdown (CommonMark and tables; raw HTML is shown as text, an image as a link), with their
+math (``$…$``, ``$$…$$``, ``\\(…\\)``, ``\\[…\\]``) drawn here, when the pages are written, by
+matplotlib's mathtext into SVG files in ``math/`` (one per distinct formula, named by its
+content, shared by all pages; glyphs as outlines from matplotlib's bundled DejaVu and STIX fonts,
+under the Bitstream Vera and SIL Open Font licences): the pages need no network and no script to
+view or print. A formula mathtext cannot draw stays as source.
 With ``anonymise`` the pages name each submission by a code derived from its name and file, and
 list the answers in code order; written.csv still holds the submission names (the key of the
 merge), so give TAs the pages only.
@@ -36,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from autograder.config import Assignment, template
-from autograder.results import csv_text, html_text, write_atomic
+from autograder.results import csv_text, html_text, plain_text, write_atomic
 from autograder.submission import SubmissionError, notebook_bytes
 
 PLACEHOLDER = "_Type your answer here, replacing this text._"
@@ -144,7 +146,10 @@ _TEX_SPELLINGS = (
     (re.compile(r"\\([lg]e)(?![A-Za-z])"), r"\\\1q"),  # \le, \ge
     (re.compile(r"\\[td]frac(?![A-Za-z])"), r"\\frac"),
     (re.compile(r"\\operatorname\*?(?![A-Za-z])"), r"\\mathrm"),
-    (re.compile(r"\\frac\s*(\d)\s*(\d)"), r"\\frac{\1}{\2}"),
+    (re.compile(r"\\frac\s*([A-Za-z0-9])\s*([A-Za-z0-9])"), r"\\frac{\1}{\2}"),  # \frac1N
+    (re.compile(r"\\iff(?![A-Za-z])"), r"\\Leftrightarrow"),
+    (re.compile(r"\\[bB]igg?[lr]?(?![A-Za-z])"), ""),  # \big( sizes: mathtext sizes by itself
+    (re.compile(r"\\sqrt\{\}"), r"\\sqrt{\\ }"),
     (
         re.compile(r"\\(math[a-z]+|sqrt|hat|bar|tilde|vec|dot)(?![A-Za-z])\s*([A-Za-z0-9])"),
         r"\\\1{\2}",
@@ -196,30 +201,46 @@ class MathImages:
         return f"../{self.FOLDER}/{name}"
 
 
+_SLOT = "\ue000{}\ue001"
+"""Where a formula's HTML goes in the Markdown's output (private-use characters, stripped from
+the text first, so no text can forge one)."""
+
+
+@functools.cache
+def _markdown() -> Any:
+    """CommonMark with tables; raw HTML is shown as text and images as links (a page loads
+    nothing: no script, no tracking pixel, no network)."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": False}).enable("table").disable("image")
+
+
+def _formula_html(match: re.Match[str], images: MathImages, draw: bool) -> str:
+    tex = next(g for g in match.groups() if g is not None)
+    drawn = formula_svg(tex) if draw and len(tex) <= MAX_FORMULA_CHARS else None
+    if drawn is None:
+        return f'<code class="tex">{html_text(match.group(0))}</code>'
+    svg, depth = drawn
+    kind = "display" if match.group("d1") is not None or match.group("d2") is not None else "inline"
+    return (
+        f'<img class="math {kind}" src="{images.src(svg)}" alt="{html_text(tex)}" '
+        f'title="{html_text(tex)}" style="vertical-align: -{depth:.1f}pt">'
+    )
+
+
 def render_text(text: str, images: MathImages) -> str:
-    """HTML of an answer or prompt: the text escaped (whitespace kept by the page's CSS) with
-    each formula as an SVG image of ``images`` (its source as alt text and tooltip)."""
-    parts, last, count = [], 0, 0
-    for match in _MATH.finditer(text):
-        tex = next(g for g in match.groups() if g is not None)
-        display = match.group("d1") is not None or match.group("d2") is not None
-        drawn = None
-        if count < MAX_FORMULAS and len(tex) <= MAX_FORMULA_CHARS:
-            drawn = formula_svg(tex)
-            count += 1
-        parts.append(html_text(text[last : match.start()]))
-        if drawn is None:
-            parts.append(f'<code class="tex">{html_text(match.group(0))}</code>')
-        else:
-            svg, depth = drawn
-            kind = "display" if display else "inline"
-            parts.append(
-                f'<img class="math {kind}" src="{images.src(svg)}" alt="{html_text(tex)}" '
-                f'title="{html_text(tex)}" style="vertical-align: -{depth:.1f}pt">'
-            )
-        last = match.end()
-    parts.append(html_text(text[last:]))
-    return "".join(parts)
+    """HTML of an answer, a prompt or a model answer: its Markdown rendered (raw HTML escaped)
+    with each formula as an SVG image of ``images`` (its source as alt text and tooltip); a
+    formula mathtext cannot draw, or past ``MAX_FORMULAS``, stays as source."""
+    text = re.sub("[\ue000\ue001]", "\ufffd", plain_text(text))
+    formulas: list[str] = []
+
+    def slot(match: re.Match[str]) -> str:
+        formulas.append(_formula_html(match, images, draw=len(formulas) < MAX_FORMULAS))
+        return _SLOT.format(len(formulas) - 1)
+
+    html = _markdown().render(_MATH.sub(slot, text))
+    return re.sub("\ue000(\\d+)\ue001", lambda m: formulas[int(m.group(1))], html)
 
 
 # -- the pages ------------------------------------------------------------------------------------
@@ -288,19 +309,29 @@ def _answer_html(answer: WrittenAnswer | None, entry: Entry, images: MathImages)
 def question_page(
     assignment: Assignment,
     qid: str,
-    prompt: str,
+    reference: Reference,
     entries: Sequence[Entry],
     images: MathImages,
 ) -> str:
-    """Every submission's answer to question ``qid`` (a page in ``questions/``)."""
+    """Every submission's answer to question ``qid`` (a page in ``questions/``), after the
+    prompt, the model answer and the rubric (when the source has them)."""
     points = next(q.points for q in assignment.questions if q.id == qid)
     answered = sum(any(a.question == qid and a.answer for a in e.answers) for e in entries)
     body = [
         f"<h1>{html_text(assignment.title)}: {html_text(qid)} ({points:g} points)</h1>",
         f"<p>{answered} of {len(entries)} submissions answered. "
         '<a href="../index.html">All pages</a></p>',
-        f'<div class="prompt">{render_text(prompt, images)}</div>',
+        f'<div class="prompt">{render_text(reference.prompt, images)}</div>',
     ]
+    for kind, title, text in (
+        ("model", "Model answer", reference.model_answer),
+        ("rubric", "Rubric", reference.rubric),
+    ):
+        if text:
+            body.append(
+                f'<details class="{kind}" open><summary>{title}</summary>'
+                f"{render_text(text, images)}</details>"
+            )
     for e in entries:
         answer = next((a for a in e.answers if a.question == qid), None)
         body.append(
@@ -372,12 +403,55 @@ def score_template(assignment: Assignment, entries: Sequence[Entry], *, anonymis
     return csv_text(columns, rows)
 
 
-def reference_prompts(assignment: Assignment) -> dict[str, str]:
-    """The prompts of the hand-graded questions, from the assignment's source."""
-    from autograder.source import read_source
+@dataclass(frozen=True)
+class Reference:
+    """What the source says about a hand-graded question: the prompt, the model answer and the
+    rubric (Markdown; '' when the source has none)."""
 
-    answers = written_answers(read_source(assignment.source), assignment)
-    return {a.question: a.prompt for a in answers}
+    prompt: str = ""
+    model_answer: str = ""
+    rubric: str = ""
+
+
+RUBRIC = re.compile(r"^\*\*Rubric\b", re.MULTILINE)
+"""The line that starts a model answer's rubric (docs/authoring.md, "Written questions")."""
+
+
+def references(assignment: Assignment) -> dict[str, Reference]:
+    """Prompt, model answer and rubric of each hand-graded question, from the source.
+
+    The model answer is the markdown of the question's solution block (which otter leaves out of
+    the release); in it, a line starting with ``**Rubric`` and everything after it in that cell is
+    the rubric."""
+    from autograder.source import raw_marker, read_source
+
+    nb = read_source(assignment.source)
+    prompts = {a.question: a.prompt for a in written_answers(nb, assignment)}
+    solutions: dict[str, tuple[list[str], list[str]]] = {q: ([], []) for q in prompts}
+    question, in_solution = None, False
+    for cell in nb.cells:
+        marker = raw_marker(cell) or ""
+        if marker == "BEGIN QUESTION":
+            names = re.findall(r"^#?\s*name:\s*(\S+)", cell.source, re.MULTILINE)
+            question = names[0] if names else None
+        elif marker in ("BEGIN SOLUTION", "END SOLUTION"):
+            in_solution = marker == "BEGIN SOLUTION"
+        elif marker == "END QUESTION":
+            question = None
+        elif in_solution and question in solutions and cell.cell_type == "markdown":
+            found = RUBRIC.search(cell.source)
+            cut = found.start() if found else len(cell.source)
+            model, rubric = solutions[question]
+            model.append(cell.source[:cut].strip())
+            rubric.append(cell.source[cut:].strip())
+    return {
+        q: Reference(
+            prompt,
+            "\n\n".join(filter(None, solutions[q][0])),
+            "\n\n".join(filter(None, solutions[q][1])),
+        )
+        for q, prompt in prompts.items()
+    }
 
 
 def write_written(
@@ -400,11 +474,12 @@ def write_written(
     entries = [_entry(item, assignment, anonymise=anonymise) for item in items]
     if anonymise:
         entries.sort(key=lambda e: e.label)
-    prompts = reference_prompts(assignment)
+    given = references(assignment)
+    prompts = {qid: r.prompt for qid, r in given.items()}
     images = MathImages()
     pages: dict[str, str] = {"index.html": index_page(assignment, entries)}
-    for qid, prompt in prompts.items():
-        pages[f"questions/{qid}.html"] = question_page(assignment, qid, prompt, entries, images)
+    for qid, reference in given.items():
+        pages[f"questions/{qid}.html"] = question_page(assignment, qid, reference, entries, images)
     for e in entries:
         pages[e.page] = student_page(assignment, e, prompts, images)
     pages["written.csv"] = score_template(assignment, entries, anonymise=anonymise)

@@ -5,6 +5,7 @@ tests/test_verify.py runs on every assignment."""
 
 from __future__ import annotations
 
+import ast
 import filecmp
 import os
 import re
@@ -57,6 +58,53 @@ def test_demo_cells_are_tagged_in_the_release(student_nb):
     assert any("run_mnist_training(" in c.source for c in demos)
     graded = "\n".join(c.source for c in student_nb.cells if not is_ignored(c))
     assert "run_mnist_training(num_epochs" not in graded.replace("def run_mnist_training(", "")
+
+
+def test_no_demo_cell_displays_what_a_function_returns(student_nb):
+    """Jupyter displays the value of a cell's last expression: a demo ending in a call of one of
+    the notebook's functions that returns something (fit_and_plot's 1000 losses) would print it
+    under the plots. Such calls are assigned (``_ = ...``)."""
+    returning = {
+        node.name
+        for cell in student_nb.cells
+        if cell.cell_type == "code"
+        for node in ast.walk(ast.parse(cell.source.replace("%pip", "#")))
+        if isinstance(node, ast.FunctionDef)
+        and any(isinstance(r, ast.Return) and r.value is not None for r in ast.walk(node))
+    }
+    assert {"fit_and_plot", "e3_experiment"} <= returning
+    shown = []
+    for index, cell in enumerate(student_nb.cells):
+        if cell.cell_type == "code" and is_ignored(cell):
+            last = ast.parse(cell.source).body[-1]
+            if isinstance(last, ast.Expr) and isinstance(last.value, ast.Call):
+                callee = last.value.func
+                if isinstance(callee, ast.Name) and callee.id in returning:
+                    shown.append(f"cell {index}: {ast.unparse(last)}")
+    assert shown == []
+
+
+def test_the_notebook_sets_one_torch_thread_before_any_demo(student_nb):
+    code = [c for c in student_nb.cells if c.cell_type == "code"]
+    first_demo = next(i for i, c in enumerate(code) if is_ignored(c))
+    assert any("torch.set_num_threads(1)" in c.source for c in code[:first_demo])
+
+
+def test_a_failing_public_test_quotes_a_call_not_an_assert(built, student_nb):
+    """otter prints the line of the test that raised: the build makes it a call of the test's
+    body (``worded_test``), so the student reads the assertion's message, not its condition."""
+    from otter.test_files import ExceptionTestFile
+
+    from autograder.build import WORDED_CALL
+
+    stub = stub_namespace(student_nb)
+    for path in public_tests(built):
+        test = ExceptionTestFile.from_file(str(path))
+        test.run(dict(stub))
+        for result in test.test_case_results:
+            assert not result.passed, path.name
+            quoted = result.message.splitlines()[2]  # "❌ …", "Error at line N …", the line
+            assert quoted.endswith(WORDED_CALL) and "assert" not in quoted, result.message
 
 
 def stub_namespace(student_nb: nbformat.NotebookNode) -> dict:

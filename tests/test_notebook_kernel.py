@@ -20,6 +20,7 @@ import nbformat
 import pytest
 
 from autograder.build import build
+from autograder.source import is_ignored
 from tests.kernel import (
     client,
     errors,
@@ -77,6 +78,17 @@ def run(built, ex08, tmp_path_factory):
 def test_every_cell_runs_without_an_error(run):
     nb, _, _ = run
     assert errors(nb) == []
+
+
+def test_demo_cells_print_a_few_lines_and_display_no_value(run):
+    """Demo cells show plots, figures and a short progress log (MNIST's is 26 lines), never a
+    returned list (a bare ``fit_and_plot(...)`` displayed its 1000 losses)."""
+    nb, _, _ = run
+    demos = [c for c in nb.cells if c.cell_type == "code" and is_ignored(c)]
+    assert demos
+    for cell in demos:
+        assert not [o for o in cell.outputs if o.output_type == "execute_result"], cell.source
+        assert len(text_of(cell).splitlines()) <= 40, cell.source
 
 
 def test_every_public_check_passes(run, ex08):

@@ -13,7 +13,7 @@ import pytest
 from autograder.build import build
 from autograder.config import load_config
 from autograder.source import load_module
-from autograder.verify import leaks, normalise, release_leaks, verify
+from autograder.verify import leaks, normalise, public_test_problems, release_leaks, verify
 from tests.conftest import ROOT
 
 hidden = load_module(ROOT / "solutions/ex08/hidden_tests.py")
@@ -66,11 +66,45 @@ def test_the_release_states_no_answer(ex08, tmp_path):
     assert release_leaks(build(ex08, out=tmp_path).student, hidden.ANSWERS) == []
 
 
+UNWORDED_TEST = """from otter.test_files import test_case
+
+OK_FORMAT = False
+
+name = "p2_var_y"
+points = 3
+
+@test_case(points=None, hidden=False)
+def test_p2_var_y_told(var_y, relu_sigma):
+    assert var_y(8, 1.0) == 4.0, "var_y is wrong: it is d*sigma" + "**2/2"
+"""
+
+
+def test_a_failing_public_test_prints_words_not_its_code_nor_an_answer(ex08, tmp_path):
+    """The built public tests print only their messages when they fail (on the stub and on every
+    declared mistake); a test written straight to otter's format quotes its assert line, and its
+    message, built at run time, states p2_var_y's answer: both are reported."""
+    built = build(ex08, out=tmp_path)
+    variants = load_module(ex08.variants)
+    mistakes = [(q, c) for q, cells in variants.MISTAKES.items() for c in cells]
+    assert public_test_problems(ex08, built, hidden.ANSWERS, mistakes) == []
+    (built.student / "tests" / "p2_var_y.py").write_text(UNWORDED_TEST)
+    problems = public_test_problems(ex08, built, hidden.ANSWERS, mistakes)
+    assert problems == [
+        "p2_var_y: public test p2_var_y - 1 prints its assert line when it fails on the stub",
+        "p2_var_y: public test p2_var_y - 1 prints its assert line when it fails on a mistake",
+        "p2_var_y: its answer 'dσ²/2' appears in what a failing public test prints",
+    ]
+
+
 def test_answers_are_found_in_any_spelling():
     for text in ("d·σ²/2", "d * sigma**2 / 2", r"$\frac{d\sigma^2}{2}$ or $d\sigma^2/2$", "D Σ²/2"):
         assert leaks({"a message": text}, {"p2_var_y": ["dσ²/2"]}), text
     assert normalise(r"\sqrt{2/d}") == normalise("√(2/d)") == "sqrt(2/d)"
     assert leaks({"a message": "var_y on random (d, σ)"}, hidden.ANSWERS) == []
+    given = "the gain `torch.nn.init.calculate_gain( 'relu' )`; Problem 2 derives it"
+    assert leaks({"a prompt": given}, hidden.ANSWERS) == [
+        "p1_e3_choice: its answer \"calculate_gain('relu')\" appears in a prompt"
+    ]
 
 
 def test_the_partial_credit_policy_is_enforced_for_any_assignment(ex08):

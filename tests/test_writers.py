@@ -33,6 +33,7 @@ from autograder.results import (
 from autograder.written import (
     Entry,
     MathImages,
+    Reference,
     WrittenAnswer,
     index_page,
     question_page,
@@ -106,7 +107,9 @@ def test_the_written_pages_and_the_log_are_written_whatever_the_text(ex08, tmp_p
     entry = Entry("s1", text, "s1", (), answers, problem=text or None)
     pages = {
         "index.html": index_page(ex08, [entry]),
-        "q.html": question_page(ex08, manual[0].id, text, [entry], MathImages()),
+        "q.html": question_page(
+            ex08, manual[0].id, Reference(text, text, text), [entry], MathImages()
+        ),
         "s.html": student_page(ex08, entry, {q.id: text for q in manual}, MathImages()),
     }
     for name, page in pages.items():

@@ -953,7 +953,15 @@ ANSWERS: dict[str, tuple[str, ...]] = {
     ),
     "p1_e3_network": ("modules += [torch.nn.Linear(width, width), activation_class()]",),
     "p1_e3_init": ("torch.nn.init.normal_(module.weight, mean=0.0, std=std)",),
-    "p1_e3_choice": ("sqrt(2)", "√2", "2**0.5", "2^(1/2)", "1.414"),
+    "p1_e3_choice": (
+        "sqrt(2)",
+        "√2",
+        "2**0.5",
+        "2^(1/2)",
+        "1.414",
+        'calculate_gain("relu")',  # a given call whose value is the answer
+        "calculate_gain('relu')",
+    ),
     "p2_var_y": (
         "dσ²/2",
         "σ²d/2",
@@ -978,6 +986,8 @@ ANSWERS: dict[str, tuple[str, ...]] = {
         "(1 - ε + ε/d) / (ε/d)",
         "(1 - ε)d/ε",
         "log1p((1 - eps) * d / eps)",
+        "1 - ε + ε/d",  # the label's smoothed target: the optimum's softmax (part 4)
+        "0.9 + 0.1 / 10",
     ),
     "p4_mults": ("nK²L", "3nK²L", "nLK²", "3nLK²", "K²nL", "nKKL", "3nKKL"),
     "p4_memory": ("LK² + 2nK", "2LK² + LnK", "2LK² + nKL", "LK(2K + n)", "LK² + 2Kn"),

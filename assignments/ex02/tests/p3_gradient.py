@@ -5,8 +5,7 @@ OK_FORMAT = False
 name = "p3_gradient"
 points = 2
 
-@test_case(points=None, hidden=False)
-def test_p3_gradient_small(compute_gradient):
+def _test_p3_gradient_small(compute_gradient):
     import numpy as np
     y = np.array([1.0, 3.0])
     tx = np.array([[1.0, 0.0], [1.0, 1.0]])
@@ -14,4 +13,8 @@ def test_p3_gradient_small(compute_gradient):
     assert np.shape(grad) == (2,), f'the gradient should have shape (2,), got {np.shape(grad)}'
     assert np.allclose(grad, [-2.0, -1.5]), f'gradient at w = 0: {grad}'
     assert np.allclose(compute_gradient(y, tx, np.array([1.0, 2.0])), 0), 'zero at an exact fit'
+
+@test_case(points=None, hidden=False)
+def test_p3_gradient_small(compute_gradient):
+    _test_p3_gradient_small(compute_gradient)  # a check failed: why is said on the next line
 

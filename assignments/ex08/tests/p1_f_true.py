@@ -5,8 +5,7 @@ OK_FORMAT = False
 name = "p1_f_true"
 points = 1
 
-@test_case(points=None, hidden=False)
-def test_p1_f_true_values(compute_f_true, sample_grid):
+def _test_p1_f_true_values(compute_f_true, sample_grid):
     import math
     import torch
     X = torch.tensor([[0.0, 0.0], [0.3, 0.4], [-1.0, 0.0]])
@@ -16,4 +15,8 @@ def test_p1_f_true_values(compute_f_true, sample_grid):
     assert torch.allclose(Y, expected, atol=1e-05), f'f_true at known points: {Y} != {expected}'
     grid_values = compute_f_true(sample_grid(100))
     assert grid_values.shape == (10000,), 'compute_f_true(sample_grid(100)) should have shape (N,)'
+
+@test_case(points=None, hidden=False)
+def test_p1_f_true_values(compute_f_true, sample_grid):
+    _test_p1_f_true_values(compute_f_true, sample_grid)  # a check failed: why is said on the next line
 

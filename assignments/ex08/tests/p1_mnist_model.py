@@ -5,8 +5,7 @@ OK_FORMAT = False
 name = "p1_mnist_model"
 points = 2
 
-@test_case(points=None, hidden=False)
-def test_p1_mnist_model_shape_and_size(MNIST_model):
+def _test_p1_mnist_model_shape_and_size(MNIST_model):
     import torch
     torch.manual_seed(0)
     model = MNIST_model()
@@ -15,4 +14,8 @@ def test_p1_mnist_model_shape_and_size(MNIST_model):
     out = model(torch.randn(5, 1, 28, 28))
     assert out.shape == (5, 10), f'expected logits of shape (5, 10), got {tuple(out.shape)}'
     assert model(torch.randn(3, 28, 28)).shape == (3, 10), 'also accept images of shape (n, 28, 28)'
+
+@test_case(points=None, hidden=False)
+def test_p1_mnist_model_shape_and_size(MNIST_model):
+    _test_p1_mnist_model_shape_and_size(MNIST_model)  # a check failed: why is said on the next line
 

@@ -5,8 +5,7 @@ OK_FORMAT = False
 name = "p1_predict"
 points = 2
 
-@test_case(points=None, hidden=False)
-def test_p1_predict_small_network(predict):
+def _test_p1_predict_small_network(predict):
     import torch
     weights = [torch.tensor([[1.0, -1.0], [0.5, 2.0]]), torch.tensor([[1.0], [1.0]])]
     biases = [torch.tensor([0.0, -1.0]), torch.tensor([0.5])]
@@ -19,4 +18,8 @@ def test_p1_predict_small_network(predict):
     assert torch.allclose(out, torch.tensor([[2.0], [1.5]])), f'wrong forward pass: {out}'
     neg = predict(torch.tensor([[1.0]]), [torch.tensor([[-1.0]])], [torch.tensor([0.0])])
     assert float(neg) == -1.0, 'the last layer must not apply a ReLU'
+
+@test_case(points=None, hidden=False)
+def test_p1_predict_small_network(predict):
+    _test_p1_predict_small_network(predict)  # a check failed: why is said on the next line
 

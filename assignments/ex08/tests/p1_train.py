@@ -5,8 +5,7 @@ OK_FORMAT = False
 name = "p1_train"
 points = 3
 
-@test_case(points=None, hidden=False)
-def test_p1_train_decreases_loss(train_network):
+def _test_p1_train_decreases_loss(train_network):
     import torch
     gen = torch.Generator().manual_seed(0)
     X = torch.rand(64, 2, generator=gen) * 2 - 1
@@ -21,4 +20,8 @@ def test_p1_train_decreases_loss(train_network):
     assert all((isinstance(v, float) for v in losses)), 'losses must be Python floats (.item())'
     assert abs(losses[0] - first) < 1e-05, f'first loss {losses[0]} is not the MSE {first}'
     assert losses[-1] < losses[0], 'the loss should decrease during training'
+
+@test_case(points=None, hidden=False)
+def test_p1_train_decreases_loss(train_network):
+    _test_p1_train_decreases_loss(train_network)  # a check failed: why is said on the next line
 

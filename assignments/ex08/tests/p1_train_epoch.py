@@ -5,8 +5,7 @@ OK_FORMAT = False
 name = "p1_train_epoch"
 points = 3
 
-@test_case(points=None, hidden=False)
-def test_p1_train_epoch_small_loader(train_epoch):
+def _test_p1_train_epoch_small_loader(train_epoch):
     import torch
     torch.manual_seed(0)
     data, target = (torch.randn(32, 4), torch.randint(0, 3, (32,)))
@@ -19,4 +18,8 @@ def test_p1_train_epoch_small_loader(train_epoch):
     assert all((isinstance(v, float) for v in losses + accuracies)), 'record Python floats'
     assert all((0.0 <= a <= 1.0 for a in accuracies)), 'accuracies are fractions in [0, 1]'
     assert not torch.equal(before, model.weight.detach()), 'the optimizer should update weights'
+
+@test_case(points=None, hidden=False)
+def test_p1_train_epoch_small_loader(train_epoch):
+    _test_p1_train_epoch_small_loader(train_epoch)  # a check failed: why is said on the next line
 

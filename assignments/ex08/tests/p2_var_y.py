@@ -5,8 +5,7 @@ OK_FORMAT = False
 name = "p2_var_y"
 points = 2
 
-@test_case(points=None, hidden=False)
-def test_p2_var_y_simulated(var_y, relu_sigma):
+def _test_p2_var_y_simulated(var_y, relu_sigma):
     import torch
     assert isinstance(var_y(8, 1.0), float), 'var_y should return a Python float'
     assert isinstance(relu_sigma(2), float), 'relu_sigma should return a Python float'
@@ -19,4 +18,8 @@ def test_p2_var_y_simulated(var_y, relu_sigma):
         assert abs(got - simulated) < 0.03 * simulated, f'var_y({d}, {sigma}) = {got} disagrees with a simulation of y'
     for d in (2, 50, 784):
         assert abs(var_y(d, relu_sigma(d)) - 1.0) < 1e-09, 'relu_sigma(d) should give Var[y] = 1'
+
+@test_case(points=None, hidden=False)
+def test_p2_var_y_simulated(var_y, relu_sigma):
+    _test_p2_var_y_simulated(var_y, relu_sigma)  # a check failed: why is said on the next line
 

@@ -5,8 +5,7 @@ OK_FORMAT = False
 name = "p3_cross_entropy"
 points = 3
 
-@test_case(points=None, hidden=False)
-def test_p3_cross_entropy_small_cases(softmax_cross_entropy, softmax_cross_entropy_grad):
+def _test_p3_cross_entropy_small_cases(softmax_cross_entropy, softmax_cross_entropy_grad):
     import math
     import torch
     x = torch.tensor([[0.0, 0.0, 0.0, 0.0], [2.0, 0.0, 0.0, 0.0]], dtype=torch.float64)
@@ -23,4 +22,8 @@ def test_p3_cross_entropy_small_cases(softmax_cross_entropy, softmax_cross_entro
     leaf = x.clone().requires_grad_()
     torch.nn.functional.cross_entropy(leaf, y, reduction='sum').backward()
     assert torch.allclose(grad, leaf.grad), "the gradient disagrees with autograd's"
+
+@test_case(points=None, hidden=False)
+def test_p3_cross_entropy_small_cases(softmax_cross_entropy, softmax_cross_entropy_grad):
+    _test_p3_cross_entropy_small_cases(softmax_cross_entropy, softmax_cross_entropy_grad)  # a check failed: why is said on the next line
 

@@ -5,8 +5,7 @@ OK_FORMAT = False
 name = "p3_softmax"
 points = 2
 
-@test_case(points=None, hidden=False)
-def test_p3_softmax_small_cases(stable_softmax):
+def _test_p3_softmax_small_cases(stable_softmax):
     import math
     import torch
     x = torch.tensor([[0.0, math.log(3.0)], [10000.0, -10000.0]])
@@ -16,4 +15,8 @@ def test_p3_softmax_small_cases(stable_softmax):
     assert torch.allclose(z, expected, atol=1e-06), f'softmax {z} != {expected} (stable at 1e4?)'
     cols = stable_softmax(torch.tensor([[1.0, 5.0], [1.0, 5.0]]), dim=0)
     assert torch.allclose(cols, torch.full((2, 2), 0.5)), 'normalise along the given dim'
+
+@test_case(points=None, hidden=False)
+def test_p3_softmax_small_cases(stable_softmax):
+    _test_p3_softmax_small_cases(stable_softmax)  # a check failed: why is said on the next line
 
