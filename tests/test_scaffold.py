@@ -14,7 +14,7 @@ import pytest
 from autograder.build import build
 from autograder.config import ConfigError, find_assignment
 from autograder.scaffold import scaffold
-from autograder.verify import public_test_problems, release_problems, verify
+from autograder.verify import public_test_problems, release_problems, variant_table, verify
 from tests.conftest import ROOT
 
 
@@ -55,6 +55,17 @@ def test_a_scaffold_builds_verifies_and_grades_with_full_marks(tmp_path):
     assert verdict.problems == ()
     assert verdict.reference["score"] == 3 and verdict.stub["score"] == 0
     assert {kind for kind, _, _ in verdict.variants} == {"MISTAKES", "REWRITES"}
+    table = variant_table(verdict).splitlines()  # what `verify -v` prints
+    assert table[:4] == [
+        "p1_mean_square (2 points)         ref    M1    R1",
+        "  mean_square on random vectors     ✓     ✗     ✓",
+        "  returns a Python float            ✓     ✓     ✓",
+        "  score                             2 0.667     2",
+    ]
+    assert table[5] == "p1_columns (1 point)                    ref    M1    R1"
+    verbose = cli("verify", "-v", "a1", cwd=tmp_path)
+    assert verbose.returncode == 0, verbose.stderr
+    assert verbose.stdout.startswith("\n".join(table))
     solved = tmp_path / "dist" / "a1" / "solution" / "a1.ipynb"
     assert cli("build", "a1", "--out", "dist", cwd=tmp_path).returncode == 0
     graded = cli("grade", "-a", "a1", "-o", "out", str(solved), cwd=tmp_path)
