@@ -513,6 +513,21 @@ MISTAKES: dict[str, tuple[str, ...]] = {
     ),
 }
 
+# AST mutants of the reference (tests/test_mutation.py) that compute what it computes, so that no
+# test can tell them apart: (qid, the mutant's description)
+EQUIVALENT = {
+    # zip(..., strict=False) over sequences of equal length by construction
+    (
+        "p1_weights",
+        "`True` in `for k_in, k_out in zip(widths[:-1], widths[1:], strict=True):`: True → False",
+    ),
+    (
+        "p1_predict",
+        "`True` in `for index, (weight, bias) in enumerate(zip(weights, biases, strict=True)):`: "
+        "True → False",
+    ),
+}
+
 REWRITES: dict[str, tuple[str, ...]] = {
     "p1_f_true": tuple(
         f"def compute_f_true(X):\n{body}"
