@@ -639,8 +639,9 @@ def _expect_e3_structure(net: object, depth: int, width: int, activation: str) -
     for i, (_, child) in enumerate(net.children):
         if i % 2 == 0:
             expect(child.type == LINEAR, f"module {i} should be nn.Linear")
-            w = child.parameters["weight"].array
-            expect(w.shape == (width, width), f"module {i} is not a Linear(width, width)")
+            w = child.parameters["weight"]
+            expect(w.array.shape == (width, width), f"module {i} is not a Linear(width, width)")
+            expect(w.dtype == "torch.float32", f"module {i} is not float32, Linear's default")
             bias = child.parameters.get("bias")
             expect(bias is not None and bias.array.shape == (width,), f"module {i} has no bias")
         else:
@@ -835,7 +836,7 @@ CONTRACTS["p2_var_y"] = Contract(
     promises={
         "var_y(d, sigma) = Var[y] for any d ≥ 1 and σ > 0": "var_y on random (d, σ)",
         "relu_sigma(d): the σ that makes Var[y] = 1": "relu_sigma on random d",
-        "both return Python floats": "both return Python floats",
+        "both return Python floats": "both return the right values as Python floats",
     },
 )
 
@@ -849,7 +850,7 @@ def p2_var_y(t: Tester) -> None:
     with t.check("relu_sigma on random d", weight=1.5):
         for d, _ in cases:
             expect_number(t.call("relu_sigma", d), math.sqrt(2 / d), "relu_sigma(d)")
-    with t.check("both return Python floats", weight=0.5):
+    with t.check("both return the right values as Python floats", weight=0.5):
         d, sigma = cases[0]
         for got, expected, what in (
             (t.call("var_y", d, sigma), d * sigma**2 / 2, "var_y(d, σ)"),
@@ -1103,7 +1104,7 @@ for _qid, (_first, _core) in {p: tuple(f) for p, f in FORMULAS.items()}.items():
         promises={
             f"{_first}(n, K, L) for any positive n, K, L": f"{_first} on random (n, K, L)",
             f"{_core}(n, K, L) for any positive n, K, L": f"{_core} on random (n, K, L)",
-            "Python integers": "both return Python ints",
+            "Python integers": "both return the right values as Python ints",
         },
     )
 
@@ -1116,7 +1117,7 @@ def _counting_formulas(t: Tester, formulas: dict) -> None:
         with t.check(f"{name} on random (n, K, L)", weight=weight):
             for shape in shapes:
                 expect_number(t.call(name, *shape), formula(*shape), f"{name}(n, K, L)", rtol=0)
-    with t.check("both return Python ints"):
+    with t.check("both return the right values as Python ints"):
         for name, formula in formulas.items():
             got = t.call(name, *shapes[0])
             expect_python(got, int, f"{name}(n, K, L)")

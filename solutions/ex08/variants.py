@@ -343,6 +343,12 @@ MISTAKES: dict[str, tuple[str, ...]] = {
         "    for _ in range(depth - 1):\n"
         "        mods += [act(), torch.nn.Linear(width, width)]\n"
         "    return torch.nn.Sequential(*mods)",
+        # float64 layers
+        f"{E3_GIVEN}"
+        "    mods = [torch.nn.Linear(width, width)]\n"
+        "    for _ in range(depth - 1):\n"
+        "        mods += [act(), torch.nn.Linear(width, width)]\n"
+        "    return torch.nn.Sequential(*mods).double()",
         # a default changed
         f"{E3_GIVEN.replace('depth=10', 'depth=8')}"
         "    mods = [torch.nn.Linear(width, width)]\n"
