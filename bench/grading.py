@@ -306,7 +306,7 @@ def _phases_child(config: Path, assignment_id: str, submission: Path) -> None:
         entered, events, missing, score = call(
             parent, bench._phases_grade, clock.root, assignment, submission, Path(out)
         )
-    clock.mark("template: imports, Adam step; fork of the grader", began, cpu, end=entered[0])
+    clock.mark("template: preloads (torch: Adam step); grader fork", began, cpu, end=entered[0])
     clock.events[-1]["cpu_s"] = entered[1] - cpu
     clock.events += events
     print(
