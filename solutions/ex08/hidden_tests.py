@@ -312,7 +312,7 @@ def p1_predict(t: Tester) -> None:
             expect_tensor(reply["value"], expected, "the output", rtol=1e-4, atol=1e-5)
             calls.append(((x, weights, biases), reply["args"]))
     with t.check("X, weights and biases are left unchanged"):
-        expect(len(calls) == len(cases), "checked only on correct outputs of predict")
+        expect(calls != [], "checked only on correct outputs of predict")
         for before, after in calls:
             for group, old, new in zip(("X", "weights", "biases"), before, after, strict=True):
                 old, new = (old, new) if group != "X" else ([old], [new])
