@@ -526,7 +526,10 @@ def __ag_train_epoch_moved(model, device, train_loader, optimizer, epoch, criter
             with torch._C.DisableTorchFunctionSubclass():
                 return func(*args, **kwargs)
 
-    batches = [(d.as_subclass(Batch), t.as_subclass(Batch)) for d, t in train_loader]
+    class Loader(list):  # the loader's batches, and what a loop may read of a DataLoader
+        dataset, batch_size = train_loader.dataset, train_loader.batch_size
+
+    batches = Loader((d.as_subclass(Batch), t.as_subclass(Batch)) for d, t in train_loader)
     losses, _ = train_epoch(model, device, batches, optimizer, epoch, criterion)
     return losses, [id(d) in moved and id(t) in moved for d, t in batches]
 """

@@ -717,6 +717,7 @@ REWRITES: dict[str, tuple[str, ...]] = {
         _train_epoch(
             "for p in model.parameters():\n    p.grad = None\n"
             "data, target = (v.to(device, non_blocking=True) for v in (data, target))\n"
+            "seen = len(data) / len(train_loader.dataset)  # a DataLoader's attribute read\n"
             "output = model(data)\nloss = criterion(output, target)\n"
             "torch.autograd.backward(loss)\noptimizer.step()"
         ),
