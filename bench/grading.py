@@ -378,6 +378,7 @@ class Prepared:
 
     assignment: str
     config: Path
+    possible: float  # the auto-graded points: the reference's score
     ours_submission: Path
     ours_cmd: list[str]
     ours_env: dict[str, str]
@@ -473,6 +474,7 @@ def prepare(work: Path, assignment_id: str = ASSIGNMENT, config: Path = CONFIG) 
     return Prepared(
         assignment=assignment_id,
         config=config,
+        possible=sum(q.points for q in assignment.graded),
         ours_submission=submission,
         ours_cmd=cmd,
         ours_env=env,
@@ -702,7 +704,7 @@ def report(
         cells = [_med(get(m) for m in results[c]) for c in cols]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     scores = [", ".join(sorted({f"{m.score:g}" for m in results[c]})) for c in cols]
-    lines.append("| score (of 31) | " + " | ".join(scores) + " |")
+    lines.append(f"| score (of {prep.possible:g}) | " + " | ".join(scores) + " |")
     procs = [str(max(m.processes for m in results[c])) for c in cols]
     lines.append("| processes in the tree | " + " | ".join(procs) + " |")
 
