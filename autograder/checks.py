@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from autograder.config import AuthoringError
 from autograder.sandbox import (
     Crashed,
     OpaqueValue,
@@ -105,16 +106,18 @@ class Tester:
         self.unanswered = False
         """Whether a check met the stub's NotImplementedError (the question was left as is)."""
         self._computing: str | None = None  # the key of the t.once computation running
+        self._checking = False  # inside a ``with t.check(...)`` block
 
     @contextlib.contextmanager
     def check(self, name: str, weight: float = 1.0) -> Iterator[None]:
         """One check: the block passes unless it raises; its failure is put in words."""
-        if self._abandoned:
-            self.results.append(CheckResult(name, False, f"not run: {self._abandoned}", weight))
-            with contextlib.suppress(Exception):  # the block stops at its first call
-                yield
-            return
+        self._checking = True
         try:
+            if self._abandoned:
+                self.results.append(CheckResult(name, False, f"not run: {self._abandoned}", weight))
+                with contextlib.suppress(Exception):  # the block stops at its first call
+                    yield
+                return
             yield
         except CheckFailed as exc:
             self.results.append(CheckResult(name, False, str(exc), weight))
@@ -145,6 +148,8 @@ class Tester:
             )
         else:
             self.results.append(CheckResult(name, True, "", weight))
+        finally:
+            self._checking = False
 
     @property
     def abandoned(self) -> bool:
@@ -166,7 +171,7 @@ class Tester:
         ``return_args`` returns ``{"value": result, "args": [the arguments after the call]}``, to
         see whether the function changed its inputs in place; ``timeout`` overrides the call's
         time limit. A student parameter with one of these names must be passed positionally."""
-        self._student()
+        self._student(f"t.call({name!r})")
         op = {
             "op": "call",
             "name": name,
@@ -179,7 +184,7 @@ class Tester:
 
     def get(self, name: str) -> Any:
         """The value of the student's global ``name``, as plain data."""
-        self._student()
+        self._student(f"t.get({name!r})")
         return self.sandbox.request({"op": "get", "name": name})
 
     def define(self, source: str) -> None:
@@ -191,9 +196,16 @@ class Tester:
             self._abandoned = f"the grader could not prepare this question ({result.status})"
             self.incident = self.incident or f"the harness failed ({result.status})"
 
-    def _student(self) -> None:
-        """Before a request reaches the child: not inside ``once``, nor once it was abandoned."""
+    def _student(self, request: str) -> None:
+        """Before a request reaches the child: inside a check, not inside ``once``, nor once the
+        question was abandoned. Outside a check, what the student's code raises (or a timeout)
+        would have no check to fail: an authoring error, not the student's."""
         self._not_computing()
+        if not self._checking:
+            raise AuthoringError(
+                f"{request} outside a `with t.check(...)` block: put every request to the "
+                "student's code inside the check it decides"
+            )
         if self._abandoned:
             raise _Abandoned
 
@@ -353,8 +365,11 @@ def expect_close(
     rtol: float = 1e-5,
     atol: float = 1e-6,
     shapes: tuple[tuple[int, ...], ...] | None = None,
+    budget: int = 0,
 ) -> None:
-    """Same shape (or one of ``shapes``), all finite, and close to ``expected`` elementwise."""
+    """Same shape (or one of ``shapes``), all finite, and close to ``expected`` elementwise but
+    for at most ``budget`` entries (predictions at ties, a few draws of a sampler: values that a
+    correct answer may get differently; never NaN or infinity, which always fail)."""
     got = np.asarray(got)
     allowed = shapes or (expected.shape,)
     if got.shape not in allowed:
@@ -366,8 +381,9 @@ def expect_close(
         bad = "NaN" if np.isnan(got).any() else "inf"
         raise CheckFailed(f"{what}: contains {bad}")
     wrong = ~np.isclose(got, expected, rtol=rtol, atol=atol)
-    if wrong.any():  # how many entries, never by how much: magnitudes would echo hidden inputs
-        raise CheckFailed(f"{what}: wrong values in {wrong.sum()} of {wrong.size} entries")
+    if wrong.sum() > budget:  # how many entries, never by how much: it would echo hidden inputs
+        allowed = f" (at most {budget} may differ)" if budget else ""
+        raise CheckFailed(f"{what}: wrong values in {wrong.sum()} of {wrong.size} entries{allowed}")
 
 
 def expect_tensor(
@@ -379,12 +395,14 @@ def expect_tensor(
     rtol: float = 1e-5,
     atol: float = 1e-6,
     shapes: tuple[tuple[int, ...], ...] | None = None,
+    budget: int = 0,
 ) -> TensorValue:
-    """A torch tensor of ``dtype`` (if given) whose values match ``expected``."""
+    """A torch tensor of ``dtype`` (if given) whose values match ``expected`` (but for
+    ``budget`` entries, see :func:`expect_close`)."""
     tensor = tensor_of(value, what)
     if dtype is not None and tensor.dtype != dtype:
         raise CheckFailed(f"{what}: dtype {tensor.dtype}, expected {dtype}")
-    expect_close(tensor.array, expected, what, rtol=rtol, atol=atol, shapes=shapes)
+    expect_close(tensor.array, expected, what, rtol=rtol, atol=atol, shapes=shapes, budget=budget)
     return tensor
 
 
@@ -397,13 +415,16 @@ def expect_array(
     rtol: float = 1e-5,
     atol: float = 1e-6,
     shapes: tuple[tuple[int, ...], ...] | None = None,
+    budget: int = 0,
 ) -> np.ndarray:
     """A numpy array of ``dtype`` (numpy's name, e.g. ``"float64"``, if given) whose values
     match ``expected``: the numpy counterpart of :func:`expect_tensor`."""
     array = array_of(value, what)
     if dtype is not None and array.dtype.name != dtype:
         raise CheckFailed(f"{what}: dtype {array.dtype.name}, expected {dtype}")
-    expect_close(array, np.asarray(expected), what, rtol=rtol, atol=atol, shapes=shapes)
+    expect_close(
+        array, np.asarray(expected), what, rtol=rtol, atol=atol, shapes=shapes, budget=budget
+    )
     return array
 
 

@@ -237,12 +237,18 @@ def _isolation_refusal(assignment: Assignment, hide: list[Path]) -> str | None:
 
 @cli.command()
 @click.argument("assignment")
+@click.option(
+    "-v", "--verbose", is_flag=True, help="Print each question's checks × mistakes/rewrites table."
+)
 @config_option
-def verify(assignment: str, config: Path) -> None:
+def verify(assignment: str, verbose: bool, config: Path) -> None:
     """Prove ASSIGNMENT is sound: reference full marks, stub zero, every check discriminates."""
+    from autograder.verify import variant_table
     from autograder.verify import verify as verify_assignment
 
     verdict = verify_assignment(load_assignment(assignment, config))
+    if verbose:
+        click.echo(variant_table(verdict))
     click.echo(f"reference: {verdict.reference['score']:g}   stub: {verdict.stub['score']:g}")
     for problem in verdict.problems:
         click.echo(f"PROBLEM {problem}", err=True)

@@ -221,6 +221,9 @@ def grade_question(
     try:
         with contextlib.redirect_stdout(io.StringIO()):  # the reference's prints (training)
             test(tester)
+    except AuthoringError as exc:  # the test misuses the checks API: its line, for verify too
+        log.error("hidden test of %s: %s", question.id, exc)
+        tester.results.append(CheckResult("grader", False, f"internal grader error: {exc}"))
     except Exception:  # a bug of the hidden test itself: fail loudly in the log, not silently
         log.exception("hidden test of %s raised outside a check", question.id)
         tester.results.append(CheckResult("grader", False, "internal grader error"))

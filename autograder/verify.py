@@ -65,6 +65,7 @@ class Verdict:
     stub: dict[str, Any]
     problems: tuple[str, ...]
     variants: tuple[tuple[str, str, QuestionResult], ...] = ()  # (kind, cell, result)
+    references: tuple[QuestionResult, ...] = ()  # each auto-graded question on the reference
 
     @property
     def ok(self) -> bool:
@@ -131,6 +132,7 @@ def verify(assignment: Assignment, *, kernel: bool = True) -> Verdict:
     problems += contract_problems(
         assignment, contracts, [r for kind, _, r in outcomes if kind == "REFERENCE"]
     )
+    references = tuple(r for kind, _, r in outcomes if kind == "REFERENCE")
     outcomes = tuple(o for o in outcomes if o[0] != "REFERENCE")
     for kind, cell, result in outcomes:
         full = result.score == result.question.points
@@ -140,7 +142,35 @@ def verify(assignment: Assignment, *, kernel: bool = True) -> Verdict:
     seen = [t["output"] for r in (reference, stub) for t in r["tests"]]
     seen += [reference["output"], stub["output"]] + [r.report() for _, _, r in outcomes]
     problems += leaks({"a check name or message": "\n".join(seen)}, answers)
-    return Verdict(reference, stub, tuple(problems), outcomes)
+    return Verdict(reference, stub, tuple(problems), outcomes, references)
+
+
+def variant_table(verdict: Verdict, width: int = 60) -> str:
+    """Per question, the table of its checks (rows) on the reference and on each declared
+    mistake (``M1``... in the order of ``MISTAKES[qid]``) and rewrite (``R1``...): ✓ passed,
+    ✗ failed, · not run; the last row is the score. Check names longer than ``width`` are cut."""
+    lines = []
+    for reference in verdict.references:
+        qid = reference.question.id
+        columns = [("ref", reference)]
+        for prefix, kind in (("M", "MISTAKES"), ("R", "REWRITES")):
+            mine = [r for k, _, r in verdict.variants if k == kind and r.question.id == qid]
+            columns += [(f"{prefix}{i}", r) for i, r in enumerate(mine, 1)]
+        names = list(dict.fromkeys(c.name for _, r in columns for c in r.checks))
+        cut = {n: n if len(n) <= width else n[: width - 1] + "…" for n in names}
+        pad = max(len(c) for c in [*cut.values(), "score"])
+        points = reference.question.points
+        title = f"{qid} ({points:g} point{'' if points == 1 else 's'})"
+        lines.append(f"{title:<{pad + 2}}" + "".join(f"{label:>6}" for label, _ in columns))
+        for name in names:
+            marks = []
+            for _, result in columns:
+                passed = {c.name: c.passed for c in result.checks}.get(name)
+                marks.append("·" if passed is None else "✓" if passed else "✗")
+            lines.append(f"  {cut[name]:<{pad}}" + "".join(f"{m:>6}" for m in marks))
+        scores = "".join(f"{r.score:>6.3g}" for _, r in columns)
+        lines += [f"  {'score':<{pad}}{scores}", ""]
+    return "\n".join(lines)
 
 
 def contract_problems(

@@ -1,4 +1,4 @@
-"""Benchmark: one reference ex08 submission, graded by our pipeline and by plain otter.
+"""Benchmark: one reference submission of an assignment, graded by our pipeline and by otter.
 
 Prints a Markdown table an instructor can use to size Gradescope's settings (wall seconds, CPU
 seconds of the whole process tree, peak memory of the whole process tree), the breakdown of our
@@ -33,6 +33,10 @@ descendant that was waited for) and the sum of the last /proc sample of every pr
 Usage (repository root, after the README's set-up)::
 
     python bench/grading.py --runs 3 [--json bench.json] [--skip-otter] [--otter-runs N]
+    python bench/grading.py --assignment ex02 [--config path/to/grader.yml] ...
+
+``--assignment`` (default ex08) picks any assignment of ``--config`` (default this project's
+grader.yml; a scaffold of ``autograder new`` in another project works too).
 """
 
 from __future__ import annotations
@@ -57,7 +61,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-ASSIGNMENT = "ex08"
+ASSIGNMENT = "ex08"  # the default of --assignment
+CONFIG = ROOT / "grader.yml"  # the default of --config
 TICK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 MIB = 2**20
@@ -283,7 +288,7 @@ class _Clock:
         return wrapper
 
 
-def _phases_child(config: Path, submission: Path) -> None:
+def _phases_child(config: Path, assignment_id: str, submission: Path) -> None:
     """Grade ``submission`` as the CLI and Gradescope do (the grader forked from the sandbox
     template), timing each piece; print one JSON line."""
     import grading as bench  # noqa: PLC0415 - this file by its module name: pickled to the fork
@@ -293,7 +298,7 @@ def _phases_child(config: Path, submission: Path) -> None:
     from autograder.config import find_assignment  # noqa: PLC0415 - the start-up being measured
     from autograder.sandbox import call, template_for  # noqa: PLC0415
 
-    assignment = find_assignment(ASSIGNMENT, config)
+    assignment = find_assignment(assignment_id, config)
     clock.mark("start-up: imports, grader.yml", began, cpu)
     began, cpu = time.monotonic(), clock.cpu_now()
     parent = template_for(assignment.preload)
@@ -301,7 +306,7 @@ def _phases_child(config: Path, submission: Path) -> None:
         entered, events, missing, score = call(
             parent, bench._phases_grade, clock.root, assignment, submission, Path(out)
         )
-    clock.mark("template: imports, Adam step; fork of the grader", began, cpu, end=entered[0])
+    clock.mark("template: preloads (torch: Adam step); grader fork", began, cpu, end=entered[0])
     clock.events[-1]["cpu_s"] = entered[1] - cpu
     clock.events += events
     print(
@@ -371,6 +376,9 @@ def _phases_grade(
 class Prepared:
     """The submissions and autograders both tools grade."""
 
+    assignment: str
+    config: Path
+    possible: float  # the auto-graded points: the reference's score
     ours_submission: Path
     ours_cmd: list[str]
     ours_env: dict[str, str]
@@ -389,7 +397,7 @@ def _code_cells(path: Path) -> list[str]:
     return ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
 
 
-def prepare(work: Path) -> Prepared:
+def prepare(work: Path, assignment_id: str = ASSIGNMENT, config: Path = CONFIG) -> Prepared:
     """Build ours (student, solution, autograder zip) and otter's untagged baseline."""
     import nbformat  # noqa: PLC0415
 
@@ -397,7 +405,7 @@ def prepare(work: Path) -> Prepared:
     from autograder.config import find_assignment  # noqa: PLC0415
     from autograder.source import IGNORE_TAG, read_source  # noqa: PLC0415
 
-    assignment = find_assignment(ASSIGNMENT, ROOT / "grader.yml")
+    assignment = find_assignment(assignment_id, config)
     built = build(assignment, out=work / "ours")
     submission = built.solution
 
@@ -452,7 +460,7 @@ def prepare(work: Path) -> Prepared:
             "-m",
             "autograder.gradescope",
             "--assignment",
-            ASSIGNMENT,
+            assignment_id,
             "--root",
             str(gs),
         ]
@@ -460,10 +468,13 @@ def prepare(work: Path) -> Prepared:
         entry, results = "python -m autograder.gradescope (run_autograder)", gs / "results"
     else:
         results = work / "cli-out"
-        cmd = [sys.executable, "-m", "autograder", "grade", "-a", ASSIGNMENT, "-o", str(results)]
-        cmd.append(str(submission))
+        cmd = [sys.executable, "-m", "autograder", "grade", "-a", assignment_id, "-o", str(results)]
+        cmd += ["--config", str(config), str(submission)]
         entry = "python -m autograder grade"
     return Prepared(
+        assignment=assignment_id,
+        config=config,
+        possible=sum(q.points for q in assignment.graded),
         ours_submission=submission,
         ours_cmd=cmd,
         ours_env=env,
@@ -511,13 +522,18 @@ def run_ours(prep: Prepared, **kw: Any) -> tuple[Measure, dict[str, Any] | None]
 
 
 def run_cli(
-    submission: Path, work: Path, run: int, assignment: str = ASSIGNMENT, **kw: Any
+    submission: Path,
+    work: Path,
+    run: int,
+    assignment: str = ASSIGNMENT,
+    config: Path = CONFIG,
+    **kw: Any,
 ) -> Measure:
     """``autograder grade`` on the one submission: the instructor's path (no worker, no pool)."""
     out = work / f"cli-out-{assignment}-{run}"
     argv = [
         sys.executable, "-m", "autograder", "grade", "-a", assignment, "-o", str(out),
-        "--config", str(ROOT / "grader.yml"), str(submission),
+        "--config", str(config), str(submission),
     ]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     m = measure(f"{assignment}, CLI", argv, cwd=ROOT, env=env, **kw)
@@ -552,6 +568,7 @@ def run_batch(work: Path, size: int) -> list[dict[str, Any]]:
 
 def run_phases(prep: Prepared, **kw: Any) -> tuple[Measure, dict[str, Any]]:
     argv = [sys.executable, __file__, "--phases-child", str(prep.ours_submission)]
+    argv += ["--assignment", prep.assignment, "--config", str(prep.config)]
     m = measure("ours, phases", argv, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, **kw)
     line = next((x for x in m.stdout.splitlines() if x.startswith(PHASES_TAG)), None)
     if line is None:
@@ -669,7 +686,8 @@ def report(
         "otter, demos skipped": "otter run, demos skipped",
     }
     lines = [
-        f"Reference ex08 submission, {meta['runs']}; median (min–max). {meta['machine']}",
+        f"Reference {prep.assignment} submission, {meta['runs']}; median (min–max). "
+        f"{meta['machine']}",
         f"Load average before → after: {meta['load_before']} → {meta['load_after']}.",
         "",
         "| per submission | " + " | ".join(heads[c] for c in cols) + " |",
@@ -686,7 +704,7 @@ def report(
         cells = [_med(get(m) for m in results[c]) for c in cols]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     scores = [", ".join(sorted({f"{m.score:g}" for m in results[c]})) for c in cols]
-    lines.append("| score (of 31) | " + " | ".join(scores) + " |")
+    lines.append(f"| score (of {prep.possible:g}) | " + " | ".join(scores) + " |")
     procs = [str(max(m.processes for m in results[c])) for c in cols]
     lines.append("| processes in the tree | " + " | ".join(procs) + " |")
 
@@ -798,7 +816,8 @@ def report(
         )
     lines += [
         "",
-        f"Ours = `{prep.ours_entry}`. Otter = `otter run -a <zip> -o DIR ex08.ipynb` on an otter "
+        f"Ours = `{prep.ours_entry}`. Otter = `otter run -a <zip> -o DIR "
+        f"{prep.ours_submission.name}` on an otter "
         f"assign build with the {prep.untagged_cells} `otter_ignore` tags removed. Batch "
         "throughput (`-j 1` vs `-j 2`): `bench/batch.py`.",
     ]
@@ -808,6 +827,12 @@ def report(
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3, help="runs of our grader (default 3)")
+    parser.add_argument(
+        "--assignment", default=ASSIGNMENT, help=f"the assignment to grade (default {ASSIGNMENT})"
+    )
+    parser.add_argument(
+        "--config", type=Path, default=CONFIG, help="its grader.yml (default this project's)"
+    )
     parser.add_argument(
         "--otter-runs", type=int, default=None, help="runs of otter (default: --runs)"
     )
@@ -826,7 +851,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--phases-child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.phases_child:
-        _phases_child(ROOT / "grader.yml", args.phases_child)
+        _phases_child(args.config.resolve(), args.assignment, args.phases_child)
         return 0
     sys.path.insert(0, str(ROOT))
     otter_runs = (
@@ -842,7 +867,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         work = Path(tempfile.mkdtemp(prefix="agbench-"))
     try:
         print(f"building both autograders in {work} ...", file=sys.stderr)
-        prep = prepare(work)
+        prep = prepare(work, args.assignment, args.config.resolve())
         kw = {"interval": args.interval}
         idle = idle_torch(**kw)
         results: dict[str, list[Measure]] = {"ours": [], "ours, phases": []}
@@ -852,7 +877,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 m, ours_json = run_ours(prep, **kw)
                 m.score = ours_json["score"] if ours_json else float("nan")
                 results["ours"].append(m)
-                cm = run_cli(prep.ours_submission, work, run, **kw)
+                cm = run_cli(
+                    prep.ours_submission, work, run, prep.assignment, prep.config, **kw
+                )
                 results.setdefault("ours, CLI", []).append(cm)
                 pm, data = run_phases(prep, **kw)
                 results["ours, phases"].append(pm)

@@ -4,6 +4,7 @@ a real sandbox and the reference on the trusted side with the same arguments."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import numpy as np
@@ -15,8 +16,10 @@ from autograder.checks import (
     CheckFailed,
     array_of,
     expect_array,
+    expect_close,
     expect_like,
     expect_number,
+    expect_tensor,
     question_rng,
     sequence_of,
 )
@@ -123,12 +126,14 @@ def test_compare_calls_both_sides_with_the_same_arguments(tester):
         tester.compare("noisy", 4, seed=seed)
     assert got == pytest.approx(reference_mse(y, tx, w))
     other = tester.reference("noisy", 4, seed=seed + 1)
-    assert not np.allclose(tester.call("noisy", 4, seed=seed), other)
+    with tester.check("another seed"):
+        assert not np.allclose(tester.call("noisy", 4, seed=seed), other)
     passed = [(r.name, r.passed, r.message) for r in tester.results]
     assert passed == [
         ("mse on random data", True, ""),
         ("a wrong mse", False, "the loss is wrong on some inputs (too large)"),
         ("the same seed on both sides", True, ""),
+        ("another seed", True, ""),
     ]
 
 
@@ -148,6 +153,52 @@ def test_memory_errors_and_bare_exceptions_are_said_plainly(tester):
     assert messages[0] == "your code ran out of memory (MemoryError)"
     assert messages[1].startswith("your code ran out of memory (MemoryError: Unable to allocate")
     assert messages[2] == "your code raised ValueError (without a message)"
+
+
+def test_a_request_outside_a_check_is_an_authoring_error(tester):
+    """What the student's code raises outside a check would fail no check: ``t.call`` and
+    ``t.get`` there raise an AuthoringError naming the request (before it reaches the child),
+    and grading records it as the question's one failed "grader" check with that line."""
+    from autograder.config import AuthoringError, Question
+    from autograder.grading import grade_question
+
+    requests = (
+        (lambda: tester.call("mse", 1), "t.call('mse')"),
+        (lambda: tester.get("np"), "t.get"),
+    )
+    for request, words in requests:
+        with pytest.raises(AuthoringError, match=re.escape(words) + r".* outside a `with t.check"):
+            request()
+
+    def outside(t: checks.Tester) -> None:
+        t.call("mse", np.zeros(2), np.zeros((2, 2)), np.zeros(2))
+
+    result = grade_question(tester.sandbox, Question("p1_mse", 1), outside, {}, seed=1)
+    (check,) = result.checks
+    assert (check.name, check.passed) == ("grader", False)
+    assert "t.call('mse') outside a `with t.check" in check.message
+
+
+def test_expect_close_allows_a_budget_of_differing_entries():
+    """Equal but for at most ``budget`` entries: one more fails, with the count and the budget
+    and never a value; NaN fails whatever the budget."""
+    expected = np.arange(10.0)
+    for budget in range(4):
+        got = expected.copy()
+        got[:budget] += 1
+        expect_close(got, expected, "the predictions", budget=budget)
+        got[budget] += 1
+        message = fails(expect_close, got, expected, "the predictions", budget=budget)
+        allowed = f" (at most {budget} may differ)" if budget else ""
+        assert message == f"the predictions: wrong values in {budget + 1} of 10 entries{allowed}"
+    got = expected.copy()
+    got[0] = np.nan
+    assert fails(expect_close, got, expected, "p", budget=5) == "p: contains NaN"
+    values = expected.astype(np.float32) + (expected == 3)
+    tensor = TensorValue(values, "torch.float32", False, True, "cpu")
+    expect_tensor(tensor, expected, "t", dtype="torch.float32", budget=1)
+    assert "1 of 10" in fails(expect_tensor, tensor, expected, "t")
+    expect_array(expected + (expected == 3), expected, "a", budget=1)
 
 
 def test_once_computes_once_per_rng_state_and_reads_on_as_if_it_had_computed():

@@ -3,8 +3,9 @@
 A notebook made of the solved notebook plus one more cell that redefines functions (later
 definitions win, as in Jupyter) is graded with ``grade_submission``, as a student's upload is:
 correct rewrites of every question get full marks, typical mistakes lose points on exactly their
-question, and no check name or message states an answer. tests/test_mutation.py grades every
-declared variant, faster, one question at a time.
+question, and no check name or message states an answer; the check of each promise (a device,
+a batch of one, nested modules, a named error, a ban) fails a mistake of its kind, alone.
+tests/test_mutation.py grades every declared variant, faster, one question at a time.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import pytest
 from autograder.build import build
 from autograder.grading import grade_submission
 from autograder.source import load_module
-from autograder.verify import leaks
+from autograder.verify import grade_variants, leaks
 from tests.conftest import ROOT
 
 hidden = load_module(ROOT / "solutions/ex08/hidden_tests.py")
@@ -58,3 +59,42 @@ def test_typical_mistakes_lose_points_in_words_without_answers(ex08, solved, tmp
         assert 0 <= questions[qid]["score"] < ex08.question(qid).points
     outputs = {q: t["output"] for q, t in questions.items()}
     assert leaks(outputs, hidden.ANSWERS) == []
+
+
+# question → {a piece of one of its MISTAKES: the one check of a promise it breaks, which alone
+# fails}: each check of a promise catches a mistake of its kind
+CAUGHT = {
+    "p1_f_true": {
+        "out = torch.empty(len(X)": "the values keep the dtype and the device of the points",
+        "exp(-4 * r2)).squeeze()": "a single point (N = 1)",
+        "for p in X": "no Python loop over the points",
+    },
+    "p1_weights": {
+        "torch.zeros(b, device=device,": "float32 leaf tensors on the device that require grad",
+    },
+    "p1_predict": {"X.squeeze() @ W": "a batch of one point (N = 1)"},
+    "p1_mnist_model": {"self.net(x).squeeze()": "a batch of one image (n = 1)"},
+    "p1_train_epoch": {
+        "data = data.to(device)\n": "every batch's data and target are moved to the device",
+    },
+    "p1_e3_network": {
+        "E3_ACTIVATIONS.get(": "an unknown activation name raises ValueError",
+        "'relu'):\n    act = E3_ACTIVATIONS[": "an unknown activation name raises ValueError",
+    },
+    "p1_e3_init": {"model.children()": "Linear layers nested in submodules are initialised too"},
+    "p3_cross_entropy": {"keepdim=True))).squeeze()": "a single row (n = 1)"},
+}
+
+
+def test_each_check_of_a_promise_fails_a_mistake_of_its_kind_and_only_that_check(ex08, solved):
+    cases = [(qid, piece, check) for qid, table in CAUGHT.items() for piece, check in table.items()]
+    cells = []
+    for qid, piece, _ in cases:
+        (cell,) = [c for c in declared.MISTAKES[qid] if piece in c]
+        cells.append((qid, cell))
+    results = grade_variants(ex08, solved, cells)
+    failed = [
+        (qid, piece, [c.name for c in r.checks if not c.passed])
+        for (qid, piece, _), r in zip(cases, results, strict=True)
+    ]
+    assert failed == [(qid, piece, [check]) for qid, piece, check in cases]

@@ -1,14 +1,18 @@
-"""Mutation test of the ex08 hidden tests, their contracts, and public ⊆ hidden.
+"""Mutation test of every assignment's hidden tests, and public ⊆ hidden.
 
-Every mistake of ``MISTAKES`` (mutants of the reference) must lose points on its question and
-every rewrite of ``REWRITES`` (correct answers written differently) must keep full marks; the
-mutation score per question is printed (``pytest -s``). All variants are graded by the real
-hidden tests in one real sandbox (``verify.grade_variants``), on the inputs of a real grading.
+For every assignment of grader.yml and for one scaffolded by ``autograder new`` (in a temporary
+project): every mistake of ``MISTAKES`` and every AST mutant of the reference (but those its
+variants.py declares in ``EQUIVALENT``) must lose points on its question, every rewrite of
+``REWRITES`` (correct answers written differently) must keep full marks, and the public tests
+must reject nothing the hidden tests accept; the mutation score per question is printed
+(``pytest -s``). All variants are graded by the real hidden tests in one real sandbox
+(``verify.grade_variants``), on the inputs of a real grading.
 """
 
 from __future__ import annotations
 
 import ast
+import contextlib
 import copy
 import inspect
 from collections import defaultdict
@@ -16,13 +20,14 @@ from collections import defaultdict
 import pytest
 
 from autograder.build import build
+from autograder.config import find_assignment, load_config
 from autograder.source import load_module, reference_namespace
 from autograder.submission import load_submission
 from autograder.verify import _defined_names, grade_variants
 from tests.conftest import ROOT
+from tests.test_scaffold import project
 
-hidden = load_module(ROOT / "solutions/ex08/hidden_tests.py")
-declared = load_module(ROOT / "solutions/ex08/variants.py")
+ASSIGNMENTS = [*load_config(ROOT / "grader.yml"), "scaffold"]
 
 # AST mutations: operators, comparisons, constants, booleans (keepdim=..., defaults), reductions,
 # statements removed
@@ -33,34 +38,37 @@ OPERATORS = {
     ast.NotEq: ast.Eq, ast.Is: ast.IsNot, ast.IsNot: ast.Is, ast.In: ast.NotIn,
 }  # fmt: skip
 REDUCTIONS = {"sum": "mean", "mean": "sum", "amax": "amin", "amin": "amax", "max": "min"}
-# AST mutants that compute the same thing: no test can tell them from the reference
-EQUIVALENT = {
-    # zip(..., strict=False) over sequences of equal length by construction
-    (
-        "p1_weights",
-        "`True` in `for k_in, k_out in zip(widths[:-1], widths[1:], strict=True):`: True → False",
-    ),
-    (
-        "p1_predict",
-        "`True` in `for index, (weight, bias) in enumerate(zip(weights, biases, strict=True)):`: "
-        "True → False",
-    ),
-}
+
+
+@pytest.fixture(scope="module", params=ASSIGNMENTS)
+def assignment(request, tmp_path_factory):
+    """Each assignment of grader.yml, and a fresh scaffold of ``autograder new``."""
+    if request.param != "scaffold":
+        return find_assignment(request.param, ROOT / "grader.yml")
+    return find_assignment("a1", project(tmp_path_factory.mktemp("scaffold")))
 
 
 @pytest.fixture(scope="module")
-def built(ex08, tmp_path_factory):
-    return build(ex08, out=tmp_path_factory.mktemp("dist"))
+def declared(assignment):
+    """The assignment's variants.py: MISTAKES, REWRITES and EQUIVALENT (AST mutants that compute
+    what the reference computes: (qid, description) pairs, each with the reason as a comment)."""
+    assert assignment.variants, f"{assignment.id} declares no variants.py"
+    return load_module(assignment.variants)
 
 
 @pytest.fixture(scope="module")
-def graded(ex08, built):
+def built(assignment, tmp_path_factory):
+    return build(assignment, out=tmp_path_factory.mktemp("dist"))
+
+
+@pytest.fixture(scope="module")
+def graded(assignment, declared, built):
     """(kind, qid, cell, QuestionResult) for the reference and every declared variant."""
-    variants = [("reference", q.id, "pass") for q in ex08.graded]
+    variants = [("reference", q.id, "pass") for q in assignment.graded]
     variants += [("mistake", q, c) for q, cells in declared.MISTAKES.items() for c in cells]
     variants += [("rewrite", q, c) for q, cells in declared.REWRITES.items() for c in cells]
-    variants += [(f"ast {what}", q, c) for q, what, c in ast_mutants(built)]
-    results = grade_variants(ex08, built.solution, [(q, c) for _, q, c in variants])
+    variants += [(f"ast {what}", q, c) for q, what, c in ast_mutants(assignment, declared, built)]
+    results = grade_variants(assignment, built.solution, [(q, c) for _, q, c in variants])
     return [(*v, r) for v, r in zip(variants, results, strict=True)]
 
 
@@ -108,21 +116,22 @@ def _mutate(node: ast.AST) -> str | None:
     return f"{old!r} → {node.value!r}"
 
 
-def _code_lines(notebook) -> set[str]:
-    cells = load_submission(notebook, notebook_name=notebook.name, assignment_id="ex08").cells
-    return {line.strip() for cell in cells for line in cell.splitlines()}
+def _cells(notebook, assignment) -> list[str]:
+    name = notebook.name
+    return load_submission(notebook, notebook_name=name, assignment_id=assignment.id).cells
 
 
-def ast_mutants(built) -> list[tuple[str, str, str]]:
+def ast_mutants(assignment, declared, built) -> list[tuple[str, str, str]]:
     """(qid, description, cell) for every single-node mutation of the lines a student writes
     (in the solved notebook, not in the release) in the cells that define a question's
     functions (the cells its MISTAKES redefine)."""
-    given = _code_lines(built.student / built.solution.name)
-    cells = load_submission(built.solution, notebook_name=built.solution.name, assignment_id="ex08")
+    release = _cells(built.student / built.solution.name, assignment)
+    given = {line.strip() for cell in release for line in cell.splitlines()}
+    cells = _cells(built.solution, assignment)
     mutants = []
     for qid, mistakes in declared.MISTAKES.items():
         names = set().union(*map(_defined_names, mistakes))
-        for source in (c for c in cells.cells if _defined_names(c) & names):
+        for source in (c for c in cells if _defined_names(c) & names):
             lines = source.splitlines()
             tree = ast.parse(source)
             for index, node in enumerate(_targets(tree)):
@@ -142,35 +151,42 @@ def _full(result) -> bool:
     return result.score == result.question.points
 
 
-def test_every_question_has_five_mistakes_and_five_rewrites(ex08):
+def test_every_question_has_five_mistakes_and_five_rewrites(assignment, declared):
+    """At least five of each for an assignment of grader.yml; a scaffold starts with one."""
+    wanted = 5 if assignment.id in ASSIGNMENTS else 1
     for table in (declared.MISTAKES, declared.REWRITES):
-        assert set(table) == {q.id for q in ex08.graded}
-        assert {q: len(cells) for q, cells in table.items() if len(cells) < 5} == {}
+        assert set(table) == {q.id for q in assignment.graded}
+        assert {q: len(cells) for q, cells in table.items() if len(cells) < wanted} == {}
 
 
-def test_every_mistake_loses_points_and_every_rewrite_keeps_full_marks(graded):
+def test_every_mistake_loses_points_and_every_rewrite_keeps_full_marks(
+    assignment, declared, graded
+):
     """Hand-written mistakes and AST mutants (minus the declared equivalent ones) all lose
     points; correct rewrites all keep full marks."""
     killed, total, survivors, unfair = defaultdict(int), defaultdict(int), [], []
-    equivalent = set()
+    equivalent, declared_equivalent = set(), getattr(declared, "EQUIVALENT", set())
     for kind, qid, cell, result in graded:
         if kind == "rewrite" and not _full(result):
             unfair.append((qid, cell, result.report()))
         if kind == "mistake" or kind.startswith("ast "):
-            if (qid, kind[4:]) in EQUIVALENT:
+            if (qid, kind[4:]) in declared_equivalent:
                 equivalent.add((qid, kind[4:]))
                 continue
             total[qid] += 1
             killed[qid] += not _full(result)
             if _full(result):
                 survivors.append((qid, kind, cell))
-    print("\nmutation score per question (hand-written and AST mutants that lose points):")
+    print(
+        f"\n{assignment.id}: mutation score per question (hand-written and AST mutants that lose "
+        "points):"
+    )
     for qid in total:
         print(f"  {qid:20s} {killed[qid]:3d}/{total[qid]:3d} = {killed[qid] / total[qid]:.0%}")
     print(f"  equivalent AST mutants left out: {len(equivalent)}")
     assert survivors == []
     assert unfair == []
-    assert equivalent == EQUIVALENT  # every declared equivalent mutant is still generated
+    assert equivalent == declared_equivalent  # every declared equivalent mutant is still generated
 
 
 def _public_tests(built, qid):
@@ -181,24 +197,26 @@ def _public_tests(built, qid):
     return [f for name, f in namespace.items() if name.startswith("test_") and name != "test_case"]
 
 
-def _public_passes(ex08, built, qid, cell) -> bool:
-    """Whether the public tests of ``qid`` pass on the reference with ``cell`` run after it."""
-    namespace = dict(reference_namespace(ex08.source))
-    exec(cell, namespace)  # noqa: S102 - our own variants, trusted
+def _public_passes(assignment, built, qid, cell) -> bool:
+    """Whether the public tests of ``qid`` pass on the reference with ``cell`` run after it (in
+    the release folder, where the student runs them)."""
+    namespace = dict(reference_namespace(assignment.source))
     try:
-        for test in _public_tests(built, qid):
-            test(*(namespace[p] for p in inspect.signature(test).parameters))
+        with contextlib.chdir(built.student):
+            exec(cell, namespace)  # noqa: S102 - our own variants, trusted
+            for test in _public_tests(built, qid):
+                test(*(namespace[p] for p in inspect.signature(test).parameters))
     except Exception:  # noqa: BLE001 - any failure of a public test is a rejection
         return False
     return True
 
 
-def test_public_checks_reject_nothing_the_hidden_tests_accept(ex08, built, graded):
+def test_public_checks_reject_nothing_the_hidden_tests_accept(assignment, built, graded):
     """Public ⊆ hidden: what a public test rejects never gets full hidden marks, and what gets
     full hidden marks (the reference, every rewrite) passes the public tests."""
     disagree = []
     for kind, qid, cell, result in graded:
-        public = _public_passes(ex08, built, qid, cell)
+        public = _public_passes(assignment, built, qid, cell)
         if not public and (_full(result) or kind in ("reference", "rewrite")):
             disagree.append((kind, qid, cell, public, result.report()))
     assert disagree == []

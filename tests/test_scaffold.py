@@ -14,7 +14,7 @@ import pytest
 from autograder.build import build
 from autograder.config import ConfigError, find_assignment
 from autograder.scaffold import scaffold
-from autograder.verify import public_test_problems, release_problems, verify
+from autograder.verify import public_test_problems, release_problems, variant_table, verify
 from tests.conftest import ROOT
 
 
@@ -55,12 +55,60 @@ def test_a_scaffold_builds_verifies_and_grades_with_full_marks(tmp_path):
     assert verdict.problems == ()
     assert verdict.reference["score"] == 3 and verdict.stub["score"] == 0
     assert {kind for kind, _, _ in verdict.variants} == {"MISTAKES", "REWRITES"}
+    table = variant_table(verdict).splitlines()  # what `verify -v` prints
+    assert table[:4] == [
+        "p1_mean_square (2 points)         ref    M1    R1",
+        "  mean_square on random vectors     ✓     ✗     ✓",
+        "  returns a Python float            ✓     ✓     ✓",
+        "  score                             2 0.667     2",
+    ]
+    assert table[5] == "p1_columns (1 point)                    ref    M1    R1"
+    verbose = cli("verify", "-v", "a1", cwd=tmp_path)
+    assert verbose.returncode == 0, verbose.stderr
+    assert verbose.stdout.startswith("\n".join(table))
     solved = tmp_path / "dist" / "a1" / "solution" / "a1.ipynb"
     assert cli("build", "a1", "--out", "dist", cwd=tmp_path).returncode == 0
     graded = cli("grade", "-a", "a1", "-o", "out", str(solved), cwd=tmp_path)
     assert graded.returncode == 0, graded.stderr
     (results,) = (tmp_path / "out").glob("*/results.json")
     assert json.loads(results.read_text())["score"] == 3
+
+
+def torch_question(config: Path) -> None:
+    """Apply docs/authoring.md's "A torch question, step by step" to the scaffold ``a1``: its
+    grader.yml edits, and each code block appended to the file its first line names."""
+    guide = (ROOT / "docs" / "authoring.md").read_text()
+    section = guide.split("## A torch question, step by step", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```python\n# append to (\S+)\n(.*?)```", section, re.S)
+    assert [path for path, _ in blocks] == [
+        f"solutions/a1/{name}" for name in ("a1.py", "hidden_tests.py", "variants.py")
+    ]
+    for path, code in blocks:
+        target = config.parent / path
+        target.write_text(target.read_text() + "\n" + code)
+    head, entry = config.read_text().split("\n  a1:\n")  # the scaffold's entry ends the file
+    entry = re.sub(r"( *)- numpy>=2,<3\n", r"\g<0>\1- torch==2.13.0\n", entry)
+    entry = re.sub(r"( *)p1_explain: .*\n", r"\g<0>\1p2_train_step: {points: 2}\n", entry)
+    config.write_text(f"{head}\n  a1:\n{entry}")
+
+
+@pytest.mark.slow
+def test_the_guide_s_torch_question_passes_a_model_to_the_child_and_verifies(tmp_path):
+    """The guide's worked torch question, added to a scaffold: a model (``sequential``) and an
+    optimiser over its parameters cross to the child, the trained model comes back; verify finds
+    it sound: the solved notebook gets full marks, the stub zero, its mistakes lose points and
+    its rewrite keeps them."""
+    config = project(tmp_path)
+    torch_question(config)
+    assignment = find_assignment("a1", config)
+    assert assignment.needs_torch
+    verdict = verify(assignment, kernel=False)
+    assert verdict.problems == ()
+    assert verdict.reference["score"] == 5 and verdict.stub["score"] == 0
+    scores = [(k, r.score) for k, _, r in verdict.variants if r.question.id == "p2_train_step"]
+    # no step: the weights are wrong, the loss (before the step) right; a tensor loss: right
+    # values, not a Python float; the rewrite: full marks
+    assert scores == [("MISTAKES", 0.6667), ("MISTAKES", 1.3333), ("REWRITES", 2.0)]
 
 
 def test_new_refuses_a_taken_or_bad_id_without_writing(tmp_path):

@@ -203,9 +203,11 @@ def sample_grid(N_sqrt: int = 100) -> torch.Tensor:
 
 # %% [markdown]
 # **Question (p1_f_true).** Implement `compute_f_true(X)`: for an $N \times 2$ tensor of points it
-# returns the $N$ target values as a tensor of shape `(N,)`. Use tensor operations (`torch.sqrt`,
-# `torch.cos`, `torch.exp`, …), no Python loop. On `sample_grid(100)` the values have mean
-# $\approx -0.02258$ and variance $\approx 0.04538$.
+# returns the $N$ target values as a tensor of shape `(N,)` (`(1,)` for one point), with the dtype
+# and on the device of `X`. Use tensor operations (`torch.sqrt`, `torch.cos`, `torch.exp`, …), no
+# Python loop over the points (the grader checks that the number of tensor operations does not
+# grow with $N$). On `sample_grid(100)` the values have mean $\approx -0.02258$ and variance
+# $\approx 0.04538$.
 
 # %% [raw]
 # # BEGIN SOLUTION
@@ -343,7 +345,8 @@ def test_p1_weights_shapes(get_model_weights):
 
 # %% [markdown]
 # **Question (p1_predict).** Implement `predict(X, weights, biases)`, the forward pass above: ReLU
-# after every layer except the last. It returns the $N \times 1$ output $X_L$. The `@` operator
+# after every layer except the last. It returns the $N \times 1$ output $X_L$, for any $N \ge 1$
+# and $L \ge 1$, and leaves its arguments unchanged. The `@` operator
 # (matrix product) and `torch.clamp` or `torch.relu` are all you need.
 
 # %% [raw]
@@ -732,7 +735,7 @@ plt.show()
 
 # %% [markdown]
 # **Question (p1_mnist_model).** Complete `MNIST_model`. `forward` takes a batch of images of shape
-# `(n, 1, 28, 28)` (or `(n, 28, 28)`), flattens each image to 784 values, and applies
+# `(n, 1, 28, 28)` (or `(n, 28, 28)`, any $n \ge 1$), flattens each image to 784 values, and applies
 # `Linear(784, 128)`, ReLU, `Linear(128, 128)`, ReLU, `Linear(128, 128)`, ReLU, `Linear(128, 10)`.
 # It returns the `(n, 10)` logits (no softmax: the loss function applies it). The model has
 # 134,794 parameters.
@@ -1095,7 +1098,7 @@ def test_p1_e3_network_structure(create_network_e3):
 
 # %% [markdown]
 # **Question (p1_e3_init).** Complete `initialize_weights_e3(model, scale_factor)`: for every
-# `torch.nn.Linear` module, draw the weights from
+# `torch.nn.Linear` module of the model (nested ones included), draw the weights from
 # $\mathcal N\big(0, (s / \sqrt{k_{\text{in}}})^2\big)$, i.e. with standard deviation
 # `scale_factor / math.sqrt(module.in_features)`, using `torch.nn.init.normal_`, and set the bias
 # to zero with `torch.nn.init.zeros_`.
@@ -1615,7 +1618,8 @@ def test_p3_softmax_small_cases(stable_softmax):
 # $H(e_{y_j}, \operatorname{softmax}(x_j))$ of the rows, computed stably (it must stay finite for
 # logits of $\pm 10^4$, without forming probabilities that underflow to 0), and
 # `softmax_cross_entropy_grad(x, y)`, the `(n, d)` gradient of each row's loss with respect to its
-# logits (your answer to question 2 above).
+# logits (your answer to question 2 above). Both keep the dtype of `x` (`float32` or `float64`)
+# and work for any $n \ge 1$.
 
 # %% [raw]
 # # BEGIN SOLUTION

@@ -24,6 +24,7 @@ or the hidden inputs.
 from __future__ import annotations
 
 import copy
+import itertools
 import math
 
 import numpy as np
@@ -46,6 +47,7 @@ from autograder.checks import (
 )
 from autograder.sandbox import (
     ModuleValue,
+    StudentError,
     TensorValue,
     criterion,
     loader,
@@ -78,6 +80,50 @@ def _expect_normal(samples: np.ndarray, what: str) -> None:
     expect(abs(kurtosis - 3) < 0.3, f"{what} are not normally distributed")
 
 
+# Harnesses run in the student's namespace (no inputs, no expected values in them).
+# ``__ag_on_device``: call ``name`` with its tensor arguments moved to ``device`` and describe the
+# tensors of the result (shape, dtype, device, grad flags): a tensor on the ``meta`` device has no
+# values to send back, and a result left on the CPU shows.
+# ``__ag_count_ops``: how many torch functions one call runs; a Python loop over the rows makes it
+# grow with the number of rows.
+HARNESSES = """
+def __ag_on_device(device, name, /, *args, **kwargs):
+    import torch
+
+    def describe(v):
+        if isinstance(v, torch.Tensor):
+            return {"shape": list(v.shape), "dtype": str(v.dtype), "device": v.device.type,
+                    "requires_grad": v.requires_grad, "is_leaf": v.is_leaf}
+        if isinstance(v, (list, tuple)):
+            return [describe(x) for x in v]
+        return v
+
+    moved = [a.to(device) if isinstance(a, torch.Tensor) else a for a in args]
+    return describe(globals()[name](*moved, **kwargs))
+
+
+def __ag_count_ops(name, *args):
+    import torch.overrides
+
+    class Count(torch.overrides.TorchFunctionMode):
+        calls = 0
+
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            Count.calls += 1
+            return func(*args, **(kwargs or {}))
+
+    with Count():
+        globals()[name](*args)
+    return Count.calls
+"""
+
+
+def _described(value: object, what: str) -> dict:
+    """One tensor's description from ``__ag_on_device`` (a dict), CheckFailed otherwise."""
+    expect(isinstance(value, dict) and "device" in value, f"{what} should be a torch tensor")
+    return value  # type: ignore[return-value]
+
+
 # --- Problem 1, Ex. 1 ----------------------------------------------------------------------------
 
 CONTRACTS = {
@@ -88,9 +134,11 @@ CONTRACTS = {
             "sampling grid",
             "the values of cos(10 r) exp(-4 r²) anywhere, the origin included": "values on random "
             "points and on the sampling grid",
-            "same dtype as X (docstring)": "the values keep the dtype of the points",
+            "same dtype and device as X (docstring)": "the values keep the dtype and the device "
+            "of the points",
+            "one point (N = 1) gives shape (1,)": "a single point (N = 1)",
+            "tensor operations, no Python loop over the points": "no Python loop over the points",
         },
-        unchecked=("use tensor operations, no Python loop",),
     ),
 }
 
@@ -108,9 +156,23 @@ def p1_f_true(t: Tester) -> None:
         points = t.rng.uniform(-1.5, 1.5, size=(257, 2)).astype(np.float32)
         compare(points, "f(X) on random points")
         compare(_np(t.ref["sample_grid"](21)).astype(np.float32), "f(X) on the grid")
-    with t.check("the values keep the dtype of the points"):
+    t.define(HARNESSES)
+    with t.check("the values keep the dtype and the device of the points"):
         compare(points[:31], "f(X) of float32 points", "torch.float32")
         compare(t.rng.uniform(-1, 1, size=(31, 2)), "f(X) of float64 points", "torch.float64")
+        got = _described(
+            t.call("__ag_on_device", "meta", "compute_f_true", tensor(points[:9])), "f(X)"
+        )
+        expect(got["device"] == "meta", "f(X) is not on the device of the points")
+        expect(got["shape"] == [9], "f(X) of points on another device has the wrong shape")
+    with t.check("a single point (N = 1)", weight=0.5):
+        compare(points[:1], "f(X) of one point")
+    with t.check("no Python loop over the points", weight=0.5):
+        compare(points, "f(X)")  # the values too: a wrong answer passes no check
+        few, many = (
+            t.call("__ag_count_ops", "compute_f_true", tensor(points[:n])) for n in (4, 64)
+        )
+        expect(few == many, "the work grows with the number of points: a Python loop over them")
 
 
 CONTRACTS["p1_weights"] = Contract(
@@ -149,20 +211,46 @@ def p1_weights(t: Tester) -> None:
                     b.array.shape == (dims[i + 1],),
                     f"biases[{i}] has shape {b.array.shape}, expected {(dims[i + 1],)}",
                 )
+    t.define(HARNESSES)
     with t.check("float32 leaf tensors on the device that require grad"):
-        for name, group in (("weights", weights), ("biases", biases)):
-            for i, x in enumerate(group):
-                expect(x.dtype == "torch.float32", f"{name}[{i}] is {x.dtype}, not torch.float32")
-                expect(x.requires_grad, f"{name}[{i}] does not require grad")
-                expect(x.is_leaf, f"{name}[{i}] is not a leaf tensor (create it, then set grad)")
-                expect(x.device == "cpu", f"{name}[{i}] is not on the device asked for")
+        # on the CPU (values come back) and on `meta`, a device that is not the default
+        on_meta = t.call("__ag_on_device", "meta", "get_model_weights", L, K, device="meta")
+        on_meta = [sequence_of(g, "the result", L) for g in sequence_of(on_meta, "the result", 2)]
+        described = [
+            [
+                {
+                    "dtype": x.dtype,
+                    "requires_grad": x.requires_grad,
+                    "is_leaf": x.is_leaf,
+                    "device": x.device,
+                }
+                for x in group
+            ]
+            for group in (weights, biases)
+        ]
+        for groups in (described, on_meta):
+            for name, group in zip(("weights", "biases"), groups, strict=True):
+                for i, value in enumerate(group):
+                    x = _described(value, f"{name}[{i}]")
+                    expect(x["dtype"] == "torch.float32", f"{name}[{i}] is not torch.float32")
+                    expect(x["requires_grad"], f"{name}[{i}] does not require grad")
+                    expect(
+                        x["is_leaf"], f"{name}[{i}] is not a leaf tensor (create it, then set grad)"
+                    )
+                    expect(
+                        x["device"] == ("cpu" if groups is described else "meta"),
+                        f"{name}[{i}] is not on the device asked for",
+                    )
     with t.check("biases are zero"):
         for i, b in enumerate(biases):
             expect(not np.any(b.array), f"biases[{i}] is not zero")
     with t.check("weights are normal draws with the He standard deviation", weight=4):
         standardised = []
+        dims = [2] + [K] * (L - 1) + [1]
         for i, w in enumerate(weights):
             a = w.array.astype(np.float64)
+            shape = (dims[i], dims[i + 1])
+            expect(a.shape == shape, f"weights[{i}] has the wrong shape: its spread is not judged")
             std = math.sqrt(2.0 / a.shape[0])
             tol = 4 * std / math.sqrt(2 * a.size)  # 4 standard errors of the sample std
             _spread(a.std(), std, tol + 0.02 * std, f"weights[{i}]")
@@ -194,6 +282,7 @@ CONTRACTS["p1_predict"] = Contract(
         "equals the forward pass",
         "returns the N × 1 output X_L": "output of a 3-layer network equals the forward pass",
         "identity after the last layer, any L ≥ 1": "a single layer: no ReLU after the last layer",
+        "any number of points N ≥ 1": "a batch of one point (N = 1)",
         "the inputs are not modified": "X, weights and biases are left unchanged",
     },
 )
@@ -203,14 +292,15 @@ CONTRACTS["p1_predict"] = Contract(
 def p1_predict(t: Tester) -> None:
     predict = t.ref["predict"]
     cases = (
-        (3, 16, "output of a 3-layer network equals the forward pass", 2),
-        (1, 1, "a single layer: no ReLU after the last layer", 1),
+        (3, 16, 64, "output of a 3-layer network equals the forward pass", 2.5),
+        (1, 1, 64, "a single layer: no ReLU after the last layer", 1),
+        (2, 8, 1, "a batch of one point (N = 1)", 0.5),
     )
     calls = []
-    for L, K, name, weight in cases:
+    for L, K, n, name, weight in cases:
         with t.check(name, weight=weight):
             weights, biases = _mlp_params(t, L, K)
-            x = t.rng.uniform(-1, 1, size=(64, 2)).astype(np.float32)
+            x = t.rng.uniform(-1, 1, size=(n, 2)).astype(np.float32)
             reply = t.call(
                 "predict",
                 tensor(x),
@@ -222,7 +312,7 @@ def p1_predict(t: Tester) -> None:
             expect_tensor(reply["value"], expected, "the output", rtol=1e-4, atol=1e-5)
             calls.append(((x, weights, biases), reply["args"]))
     with t.check("X, weights and biases are left unchanged"):
-        expect(len(calls) == len(cases), "checked only on correct outputs of predict")
+        expect(calls != [], "checked only on correct outputs of predict")
         for before, after in calls:
             for group, old, new in zip(("X", "weights", "biases"), before, after, strict=True):
                 old, new = (old, new) if group != "X" else ([old], [new])
@@ -300,24 +390,29 @@ def p1_train(t: Tester) -> None:
 # --- Problem 1, Ex. 2 ----------------------------------------------------------------------------
 
 MNIST_LINEAR_SHAPES = [(128, 784), (128, 128), (128, 128), (10, 128)]
-# Harness run in the student's namespace: it holds no inputs and no expected values. It records
-# the Linear layers in the order the forward pass calls them, so the model is judged by what it
-# computes, whatever the order or the names of its attributes.
+# Harness run in the student's namespace: it holds no inputs and no expected values. It returns
+# the model's Linear modules (whatever their names, nesting or declaration order), its logits on
+# batches of the three shapes the prompt names, and its number of parameters. The model is judged
+# by what it computes: the logits must be the architecture's with its own Linear layers' weights
+# in some order, whether its forward pass calls the modules or uses their parameters directly
+# (``F.linear``).
 MNIST_PROBE = """
 def __ag_mnist_probe(x):
     import torch
     model = MNIST_model()
-    called = []
-    hooks = [m.register_forward_hook(lambda m, i, o: called.append(m))
-             for m in model.modules() if isinstance(m, torch.nn.Linear)]
-    try:
-        out = model(x)
-    finally:
-        for h in hooks:
-            h.remove()
-    unbatched = model(x.reshape(x.shape[0], 28, 28))
+    linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+
+    def attempt(images):  # one failing shape fails its own check only
+        try:
+            return model(images)
+        except Exception as exc:
+            return f"{type(exc).__name__}: {exc}"[:200]
+
+    out = model(x)
+    unbatched = attempt(x.reshape(x.shape[0], 28, 28))
+    single = attempt(x[:1])
     n_params = sum(p.numel() for p in model.parameters())
-    return [(m.weight, m.bias) for m in called], out, unbatched, n_params
+    return [(m.weight, m.bias) for m in linears], out, unbatched, single, n_params
 """
 
 CONTRACTS["p1_mnist_model"] = Contract(
@@ -325,43 +420,70 @@ CONTRACTS["p1_mnist_model"] = Contract(
     promises={
         "flatten, Linear 784→128, ReLU, 128→128, ReLU, 128→128, ReLU, 128→10, logits without "
         "softmax": "logits equal the architecture's with the same weights",
-        "four Linear layers with biases, called in this order": "four linear layers called in "
-        "the order 784→128→128→128→10, with biases",
+        "four Linear layers with biases (torch.nn.Linear modules, nested or not)": "four linear "
+        "layers 784→128, 128→128, 128→128, 128→10 with biases",
         "accepts images of shape (n, 28, 28)": "images of shape (n, 28, 28) give the same logits",
-        "134,794 parameters": "four linear layers called in the order 784→128→128→128→10, with "
-        "biases",
+        "a batch of any size n ≥ 1": "a batch of one image (n = 1)",
+        "134,794 parameters": "four linear layers 784→128, 128→128, 128→128, 128→10 with biases",
     },
 )
+
+
+def _architecture_logits(x: np.ndarray, layers: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """The prompt's architecture with these (weight, bias) pairs, in this order."""
+    h = torch.flatten(_t(x), start_dim=1)
+    with torch.no_grad():
+        for i, (w, b) in enumerate(layers):
+            h = torch.nn.functional.linear(h, _t(w), _t(b))
+            h = torch.relu(h) if i < len(layers) - 1 else h
+    return _np(h)
 
 
 @question(QUESTIONS, "p1_mnist_model")
 def p1_mnist_model(t: Tester) -> None:
     x = t.rng.normal(size=(7, 1, 28, 28)).astype(np.float32)
     t.define(MNIST_PROBE)
-    with t.check("four linear layers called in the order 784→128→128→128→10, with biases"):
-        layers, out, unbatched, count = sequence_of(
-            t.call("__ag_mnist_probe", tensor(x), seed=t.draw_seed()), "the probe", 4
+    with t.check("four linear layers 784→128, 128→128, 128→128, 128→10 with biases"):
+        linears, out, unbatched, single, count = sequence_of(
+            t.call("__ag_mnist_probe", tensor(x), seed=t.draw_seed()), "the probe", 5
         )
         expect(count == 134_794, f"the model has {count:,} parameters, not the number asked for")
-        pairs = [sequence_of(p, "a layer", 2) for p in sequence_of(layers, "the layers")]
+        pairs = [sequence_of(p, "a layer", 2) for p in sequence_of(linears, "the layers")]
         shapes = [tuple(tensor_of(w, "a weight").array.shape) for w, _ in pairs]
-        expect(shapes == MNIST_LINEAR_SHAPES, f"the forward pass calls Linear layers {shapes}")
+        expect(sorted(shapes) == sorted(MNIST_LINEAR_SHAPES), f"the Linear layers are {shapes}")
         expect(all(isinstance(b, TensorValue) for _, b in pairs), "a linear layer has no bias")
     with t.check("logits equal the architecture's with the same weights", weight=2):
-        expect(
-            shapes == MNIST_LINEAR_SHAPES and all(isinstance(b, TensorValue) for _, b in pairs),
-            "the layers differ from the architecture, so the logits cannot match",
-        )
-        ref = t.ref["MNIST_model"]()
-        linears = [m for m in ref.modules() if isinstance(m, torch.nn.Linear)]
-        with torch.no_grad():
-            for m, (w, b) in zip(linears, pairs, strict=True):
-                m.weight.copy_(_t(w.array))
-                m.bias.copy_(_t(b.array))
-            expected = _np(ref(_t(x)))
+        expect(all(isinstance(b, TensorValue) for _, b in pairs), "the architecture has biases")
+        layers = [(w.array, b.array) for w, b in pairs]
+        orders = [  # every order of the model's layers that chains 784 → ... → 10
+            o
+            for o in itertools.permutations(range(len(layers)))
+            if [layers[i][0].shape for i in o] == MNIST_LINEAR_SHAPES
+        ]
+        expect(orders != [], "the model's Linear layers cannot form the architecture asked for")
+        logits = tensor_of(out, "the logits")
+        matching = [
+            o for o in orders if _close(logits, _architecture_logits(x, [layers[i] for i in o]))
+        ]
+        expect(matching != [], "the logits are not the architecture's with the model's own weights")
+        expected = _architecture_logits(x, [layers[i] for i in matching[0]])
         expect_tensor(out, expected, "the logits", rtol=1e-4, atol=1e-5)
-    with t.check("images of shape (n, 28, 28) give the same logits", weight=0.5):
-        expect_tensor(unbatched, expected, "the logits of (n, 28, 28) images", rtol=1e-4, atol=1e-5)
+    checks = (
+        ("images of shape (n, 28, 28) give the same logits", "(n, 28, 28) images", None),
+        ("a batch of one image (n = 1)", "one image", 1),
+    )
+    for name, what, n in checks:
+        with t.check(name, weight=0.5):
+            logits = unbatched if n is None else single
+            expect(not isinstance(logits, str), f"the model raised on {what}: {logits}")
+            expect_tensor(logits, expected[:n], f"the logits of {what}", rtol=1e-4, atol=1e-5)
+
+
+def _close(got: TensorValue, expected: np.ndarray) -> bool:
+    """Whether ``got`` has the shape and (within the logits' tolerance) the values of
+    ``expected``."""
+    a = got.array
+    return a.shape == expected.shape and bool(np.allclose(a, expected, rtol=1e-4, atol=1e-5))
 
 
 def _mnist_like(t: Tester, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -381,9 +503,36 @@ CONTRACTS["p1_train_epoch"] = Contract(
         "accuracy: the fraction of the batch classified correctly": "batch accuracies are the "
         "fraction of correct predictions",
         "the optimiser updates the model": "the model's parameters are updated like the reference",
+        "data and target are moved to `device`": "every batch's data and target are moved to "
+        "the device",
     },
-    unchecked=("data and target are moved to `device` (only the cpu is available to grade)",),
 )
+
+# Harness: train_epoch on batches that record a move to ``device`` (``.to(device)``, however the
+# device is spelled), whatever device the grader has: the losses and which tensors moved.
+MOVED = """
+def __ag_train_epoch_moved(model, device, train_loader, optimizer, epoch, criterion):
+    import torch
+
+    moved = set()
+
+    class Batch(torch.Tensor):
+        @classmethod
+        def __torch_function__(cls, func, types, args=(), kwargs=None):
+            kwargs = kwargs or {}
+            targets = [*args[1:], *kwargs.values()]
+            if getattr(func, "__name__", "") == "to" and any(str(a) == device for a in targets):
+                moved.add(id(args[0]))
+            with torch._C.DisableTorchFunctionSubclass():
+                return func(*args, **kwargs)
+
+    class Loader(list):  # the loader's batches, and what a loop may read of a DataLoader
+        dataset, batch_size = train_loader.dataset, train_loader.batch_size
+
+    batches = Loader((d.as_subclass(Batch), t.as_subclass(Batch)) for d, t in train_loader)
+    losses, _ = train_epoch(model, device, batches, optimizer, epoch, criterion)
+    return losses, [id(d) in moved and id(t) in moved for d, t in batches]
+"""
 
 
 @question(QUESTIONS, "p1_train_epoch")
@@ -414,18 +563,20 @@ def p1_train_epoch(t: Tester) -> None:
 
     ref_loss, ref_acc, net = t.once("reference epoch", reference_epoch)
     n_batches = len(x) // batch
-    with t.check("returns one Python float loss and accuracy per batch", weight=0.5):
-        reply = t.call(
-            "train_epoch",
-            sequential(layers, state),
+
+    def epoch_args() -> list:
+        model = sequential(layers, state)
+        return [
+            model,
             "cpu",
             loader(x, y, batch),
             optimizer("Adam", 0, lr),
             1,
             criterion("cross_entropy"),
-            return_args=True,
-            seed=t.draw_seed(),
-        )
+        ]
+
+    with t.check("returns one Python float loss and accuracy per batch", weight=0.5):
+        reply = t.call("train_epoch", *epoch_args(), return_args=True, seed=t.draw_seed())
         loss_h, acc_h = sequence_of(reply["value"], "the result", 2)
         for name, history in (("loss_history", loss_h), ("accuracy_history", acc_h)):
             for v in sequence_of(history, name, n_batches):
@@ -433,7 +584,7 @@ def p1_train_epoch(t: Tester) -> None:
         loss_h, acc_h = as_floats(loss_h, "loss_history"), as_floats(acc_h, "accuracy_history")
     with t.check(
         "batch losses equal the reference (zero_grad, forward, criterion, backward, step)",
-        weight=2,
+        weight=2.5,
     ):
         expect_close(
             loss_h, np.array(ref_loss, dtype=np.float64), "the loss history", rtol=1e-5, atol=1e-6
@@ -449,6 +600,19 @@ def p1_train_epoch(t: Tester) -> None:
             expect_close(
                 got[name].array, _np(p), f"parameter {name} after the epoch", rtol=1e-3, atol=1e-5
             )
+    with t.check("every batch's data and target are moved to the device", weight=0.5):
+        t.define(MOVED)
+        losses, moved = sequence_of(
+            t.call("__ag_train_epoch_moved", *epoch_args(), seed=t.draw_seed()), "the result", 2
+        )
+        expect_close(
+            as_floats(losses, "loss_history"),
+            np.array(ref_loss),
+            "the loss history",
+            rtol=1e-5,
+            atol=1e-6,
+        )
+        expect(all(moved), "the batches' data and target are not moved to `device` with .to")
 
 
 # --- Problem 1, Ex. 3 ----------------------------------------------------------------------------
@@ -478,8 +642,9 @@ def _expect_e3_structure(net: object, depth: int, width: int, activation: str) -
     for i, (_, child) in enumerate(net.children):
         if i % 2 == 0:
             expect(child.type == LINEAR, f"module {i} should be nn.Linear")
-            w = child.parameters["weight"].array
-            expect(w.shape == (width, width), f"module {i} is not a Linear(width, width)")
+            w = child.parameters["weight"]
+            expect(w.array.shape == (width, width), f"module {i} is not a Linear(width, width)")
+            expect(w.dtype == "torch.float32", f"module {i} is not float32, Linear's default")
             bias = child.parameters.get("bias")
             expect(bias is not None and bias.array.shape == (width,), f"module {i} has no bias")
         else:
@@ -498,6 +663,8 @@ CONTRACTS["p1_e3_network"] = Contract(
         "any depth ≥ 1": "a single layer (depth 1)",
         "the signature's defaults": "the default arguments",
         "a new activation instance for every position": "a new module at every position",
+        "unknown activation names are rejected with a ValueError": "an unknown activation name "
+        "raises ValueError",
     },
 )
 
@@ -511,7 +678,7 @@ def p1_e3_network(t: Tester) -> None:
         return net, distinct
 
     shapes = {a: (int(t.rng.integers(2, 7)), int(t.rng.integers(3, 20))) for a in ACTIVATION_TYPES}
-    with t.check("depth Linear(width, width) layers with the activation between them", weight=3):
+    with t.check("depth Linear(width, width) layers with the activation between them", weight=3.5):
         nets = {}
         for activation, (depth, width) in shapes.items():
             nets[activation], _ = network(depth=depth, width=width, activation=activation)
@@ -526,7 +693,25 @@ def p1_e3_network(t: Tester) -> None:
         net, distinct = network(depth=depth, width=4, activation="sigmoid")
         _expect_e3_structure(net, depth, 4, "sigmoid")
         expect(distinct is True, "one module object appears at several positions")
+    with t.check("an unknown activation name raises ValueError", weight=0.5):
+        _expect_e3_structure(network(depth=2, width=3, activation="relu")[0], 2, 3, "relu")
+        try:
+            t.call("create_network_e3", depth=2, width=3, activation="gelu")
+        except StudentError as exc:
+            expect(exc.type_name == "ValueError", f"an unknown name raises {exc.type_name}")
+        else:
+            expect(False, "an unknown activation name gives a network instead of a ValueError")
 
+
+# Harness: initialise the same layers regrouped in nested Sequentials (``[L0, [act, [L2, act,
+# L4]]]``); the layers come back in the flat model, under their usual names.
+NESTED = """
+def __ag_init_nested(model, scale_factor):
+    import torch
+    inner = torch.nn.Sequential(*list(model)[2:])
+    initialize_weights_e3(torch.nn.Sequential(model[0], torch.nn.Sequential(model[1], inner)),
+                          scale_factor)
+"""
 
 CONTRACTS["p1_e3_init"] = Contract(
     core="Linear weights are normal with the asked standard deviation, for any scale",
@@ -534,6 +719,8 @@ CONTRACTS["p1_e3_init"] = Contract(
         "every Linear weight ~ N(0, (s/√k_in)²), in place, for layers of any input width": "Linear "
         "weights are normal with the asked standard deviation, for any scale",
         "every Linear bias set to zero": "the biases are zero",
+        "every torch.nn.Linear module, nested ones included": "Linear layers nested in "
+        "submodules are initialised too",
         "the weights are random draws": "two calls draw different weights",
     },
 )
@@ -554,31 +741,28 @@ def p1_e3_init(t: Tester) -> None:
         state[f"{2 * i}.weight"] = t.rng.uniform(-1, 1, size=(b, a)).astype(np.float32)
         state[f"{2 * i}.bias"] = t.rng.uniform(-1, 1, size=(b,)).astype(np.float32)
 
-    def initialise(scale: float) -> dict:
-        reply = t.call(
-            "initialize_weights_e3",
-            sequential(layers, state),
-            scale,
-            return_args=True,
-            seed=t.draw_seed(),
-        )
+    def initialise(scale: float, name: str = "initialize_weights_e3") -> dict:
+        reply = t.call(name, sequential(layers, state), scale, return_args=True, seed=t.draw_seed())
         return dict(reply["args"][0].named_parameters())
+
+    def expect_drawn(params: dict, scale: float) -> None:
+        for i, (a, _) in enumerate(sizes):
+            w = params[f"{2 * i}.weight"].array.astype(np.float64)
+            std = scale / math.sqrt(a)
+            _spread(w.std(), std, 0.03 * std, f"layer {2 * i} weights")
+            expect(
+                abs(w.mean()) <= 5 * std / math.sqrt(w.size),
+                f"layer {2 * i} weights do not have mean 0",
+            )
+            _expect_normal(w / std, f"layer {2 * i} weights")
 
     scales = (float(t.rng.uniform(0.5, 0.9)), float(t.rng.uniform(1.5, 3.0)))
     with t.check(
-        "Linear weights are normal with the asked standard deviation, for any scale", weight=2
+        "Linear weights are normal with the asked standard deviation, for any scale", weight=3
     ):
         runs = [initialise(scale) for scale in scales]
         for scale, params in zip(scales, runs, strict=True):
-            for i, (a, _) in enumerate(sizes):
-                w = params[f"{2 * i}.weight"].array.astype(np.float64)
-                std = scale / math.sqrt(a)
-                _spread(w.std(), std, 0.03 * std, f"layer {2 * i} weights")
-                expect(
-                    abs(w.mean()) <= 5 * std / math.sqrt(w.size),
-                    f"layer {2 * i} weights do not have mean 0",
-                )
-                _expect_normal(w / std, f"layer {2 * i} weights")
+            expect_drawn(params, scale)
     with t.check("the biases are zero"):
         for params in runs:
             for i in range(len(sizes)):
@@ -588,6 +772,14 @@ def p1_e3_init(t: Tester) -> None:
         expect(
             not np.array_equal(again["0.weight"].array, runs[0]["0.weight"].array),
             "the weights do not change between calls: draw them at random",
+        )
+    with t.check("Linear layers nested in submodules are initialised too"):
+        t.define(NESTED)
+        params = initialise(scales[1], "__ag_init_nested")
+        expect_drawn(params, scales[1])
+        expect(
+            not any(np.any(params[f"{2 * i}.bias"].array) for i in range(len(sizes))),
+            "a nested Linear layer's bias is not 0",
         )
 
 
@@ -647,7 +839,7 @@ CONTRACTS["p2_var_y"] = Contract(
     promises={
         "var_y(d, sigma) = Var[y] for any d ≥ 1 and σ > 0": "var_y on random (d, σ)",
         "relu_sigma(d): the σ that makes Var[y] = 1": "relu_sigma on random d",
-        "both return Python floats": "both return Python floats",
+        "both return Python floats": "both return the right values as Python floats",
     },
 )
 
@@ -661,7 +853,7 @@ def p2_var_y(t: Tester) -> None:
     with t.check("relu_sigma on random d", weight=1.5):
         for d, _ in cases:
             expect_number(t.call("relu_sigma", d), math.sqrt(2 / d), "relu_sigma(d)")
-    with t.check("both return Python floats", weight=0.5):
+    with t.check("both return the right values as Python floats", weight=0.5):
         d, sigma = cases[0]
         for got, expected, what in (
             (t.call("var_y", d, sigma), d * sigma**2 / 2, "var_y(d, σ)"),
@@ -796,8 +988,9 @@ CONTRACTS["p3_cross_entropy"] = Contract(
         "the (n, d) gradient of each row's loss": "gradient for small logits",
         "stable (log-sum-exp), finite for logits of ±1e4": "losses and gradient stay finite and "
         "exact for logits of magnitude 1e4, rows far apart",
-        "float32 logits (the torch default) work as well as float64": "losses and gradient keep "
-        "the dtype of the logits",
+        "both keep the dtype of x, float32 or float64": "losses and gradient keep the dtype of "
+        "the logits",
+        "any number of rows n ≥ 1": "a single row (n = 1)",
         "basic tensor operations only": BASIC_OPS_CHECK,
     },
 )
@@ -842,13 +1035,15 @@ def p3_cross_entropy(t: Tester) -> None:
         compare(small(), "small logits", both[1:])
     with t.check(
         "losses and gradient stay finite and exact for logits of magnitude 1e4, rows far apart",
-        weight=3,
+        weight=3.5,
     ):
         compare(t.rng.normal(scale=1e4, size=(6, 5)), "logits of magnitude 1e4", both)
         compare(_far_apart_rows(t, 9, 7), "rows far apart", both)
     with t.check("losses and gradient keep the dtype of the logits", weight=0.5):
         compare(small().astype(np.float32), "float32 logits", both, True, rtol=1e-4, atol=1e-5)
         compare(small(), "float64 logits", both, True)
+    with t.check("a single row (n = 1)", weight=0.5):
+        compare(small()[:1], "one row", both)
     with t.check(BASIC_OPS_CHECK, weight=0.5):
         compare(small(), "small logits", both, banned=SOFTMAX_FAMILY)
 
@@ -912,7 +1107,7 @@ for _qid, (_first, _core) in {p: tuple(f) for p, f in FORMULAS.items()}.items():
         promises={
             f"{_first}(n, K, L) for any positive n, K, L": f"{_first} on random (n, K, L)",
             f"{_core}(n, K, L) for any positive n, K, L": f"{_core} on random (n, K, L)",
-            "Python integers": "both return Python ints",
+            "Python integers": "both return the right values as Python ints",
         },
     )
 
@@ -925,7 +1120,7 @@ def _counting_formulas(t: Tester, formulas: dict) -> None:
         with t.check(f"{name} on random (n, K, L)", weight=weight):
             for shape in shapes:
                 expect_number(t.call(name, *shape), formula(*shape), f"{name}(n, K, L)", rtol=0)
-    with t.check("both return Python ints"):
+    with t.check("both return the right values as Python ints"):
         for name, formula in formulas.items():
             got = t.call(name, *shapes[0])
             expect_python(got, int, f"{name}(n, K, L)")

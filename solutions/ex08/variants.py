@@ -38,6 +38,13 @@ def _train_epoch(body: str) -> str:
     )
 
 
+# create_network_e3's given lines: the signature and the check of the activation's name
+E3_GIVEN = (
+    "def create_network_e3(depth=10, width=128, activation='relu'):\n"
+    "    if activation not in E3_ACTIVATIONS:\n"
+    "        raise ValueError(f'unknown activation {activation!r}')\n"
+    "    act = E3_ACTIVATIONS[activation]\n"
+)
 MSE = "((predict(X, weights, biases).reshape(-1) - Y_true.reshape(-1)) ** 2)"
 STEP = "optimizer.zero_grad()\nloss.backward()\noptimizer.step()"
 
@@ -65,6 +72,19 @@ MISTAKES: dict[str, tuple[str, ...]] = {
         "def compute_f_true(X):\n"
         "    r2 = (X.float() ** 2).sum(1)\n"
         "    return torch.cos(10 * r2.sqrt()) * torch.exp(-4 * r2)",
+        # the result allocated on the CPU whatever the device of X
+        "def compute_f_true(X):\n"
+        "    out = torch.empty(len(X), dtype=X.dtype)\n"
+        "    r2 = (X ** 2).sum(1)\n"
+        "    out[:] = torch.cos(10 * r2.sqrt()) * torch.exp(-4 * r2)\n"
+        "    return out",
+        # squeeze(): one point gives a 0-d tensor instead of shape (1,)
+        "def compute_f_true(X):\n"
+        "    r2 = (X ** 2).sum(1, keepdim=True)\n"
+        "    return (torch.cos(10 * r2.sqrt()) * torch.exp(-4 * r2)).squeeze()",
+        # a Python loop over the points (right values, dtype and device)
+        "def compute_f_true(X):\n"
+        "    return torch.stack([torch.cos(10 * p.norm()) * torch.exp(-4 * p.dot(p)) for p in X])",
     ),
     "p1_weights": (
         # 1/fan_in instead of 2/fan_in
@@ -109,6 +129,12 @@ MISTAKES: dict[str, tuple[str, ...]] = {
         "    w = [(torch.randn(a, b, dtype=torch.float64) * (2 / a) ** 0.5).requires_grad_()\n"
         "         for a, b in zip(dims, dims[1:])]\n"
         "    return w, [torch.zeros(b, requires_grad=True) for b in dims[1:]]",
+        # the device ignored: every tensor on the CPU
+        "def get_model_weights(L, K, device='cpu'):\n"
+        "    dims = [2] + [K] * (L - 1) + [1]\n"
+        "    w = [(torch.randn(a, b) * (2 / a) ** 0.5).requires_grad_()\n"
+        "         for a, b in zip(dims, dims[1:])]\n"
+        "    return w, [torch.zeros(b, device=device, requires_grad=True) for b in dims[1:]]",
         # the same weights at every call
         "def get_model_weights(L, K, device='cpu'):\n"
         "    torch.manual_seed(0)\n"
@@ -146,6 +172,12 @@ MISTAKES: dict[str, tuple[str, ...]] = {
         "        X = X @ W + b\n"
         "        X = torch.relu(X) if i < len(weights) - 1 else X\n"
         "    return X.squeeze(1)",
+        # squeeze() on each layer's input: one point loses its batch dimension
+        "def predict(X, weights, biases):\n"
+        "    for i, (W, b) in enumerate(zip(weights, biases)):\n"
+        "        X = X.squeeze() @ W + b\n"
+        "        X = torch.relu(X) if i < len(weights) - 1 else X\n"
+        "    return X",
         # the input overwritten
         "def predict(X, weights, biases):\n"
         "    for i, (W, b) in enumerate(zip(weights, biases)):\n"
@@ -222,6 +254,13 @@ MISTAKES: dict[str, tuple[str, ...]] = {
                 " torch.nn.Sigmoid(), torch.nn.Linear(128, 10)",
                 "self.net(x)",
             ),
+            # squeeze(): one image gives (10,) logits instead of (1, 10)
+            (
+                "torch.nn.Flatten(), torch.nn.Linear(784, 128), torch.nn.ReLU(),"
+                " torch.nn.Linear(128, 128), torch.nn.ReLU(), torch.nn.Linear(128, 128),"
+                " torch.nn.ReLU(), torch.nn.Linear(128, 10)",
+                "self.net(x).squeeze()",
+            ),
             # only images with a channel axis are flattened right
             (
                 "torch.nn.Linear(784, 128), torch.nn.ReLU(), torch.nn.Linear(128, 128),"
@@ -256,10 +295,17 @@ MISTAKES: dict[str, tuple[str, ...]] = {
             "optimizer.zero_grad()\noutput = model(data)\nloss = criterion(output, target)\n"
             "loss.backward()\noptimizer.step()\noptimizer.step()"
         ),
+        _train_epoch(  # right on the CPU, but the batches never moved to `device`
+            "optimizer.zero_grad()\noutput = model(data)\nloss = criterion(output, target)\n"
+            "loss.backward()\noptimizer.step()"
+        ),
+        _train_epoch(  # only the data moved
+            "data = data.to(device)\noptimizer.zero_grad()\noutput = model(data)\n"
+            "loss = criterion(output, target)\nloss.backward()\noptimizer.step()"
+        ),
     ),
     "p1_e3_network": tuple(
-        "def create_network_e3(depth=10, width=128, activation='relu'):\n"
-        "    act = E3_ACTIVATIONS[activation]\n"
+        f"{E3_GIVEN}"
         + "".join(f"    {line}\n" for line in body.splitlines())
         + "    return torch.nn.Sequential(*mods)"
         for body in (
@@ -283,9 +329,28 @@ MISTAKES: dict[str, tuple[str, ...]] = {
         )
     )
     + (
-        # a default changed
-        "def create_network_e3(depth=8, width=128, activation='relu'):\n"
+        # the given check of the name removed: an unknown name raises KeyError
+        "def create_network_e3(depth=10, width=128, activation='relu'):\n"
         "    act = E3_ACTIVATIONS[activation]\n"
+        "    mods = [torch.nn.Linear(width, width)]\n"
+        "    for _ in range(depth - 1):\n"
+        "        mods += [act(), torch.nn.Linear(width, width)]\n"
+        "    return torch.nn.Sequential(*mods)",
+        # an unknown name falls back to the ReLU
+        "def create_network_e3(depth=10, width=128, activation='relu'):\n"
+        "    act = E3_ACTIVATIONS.get(activation, torch.nn.ReLU)\n"
+        "    mods = [torch.nn.Linear(width, width)]\n"
+        "    for _ in range(depth - 1):\n"
+        "        mods += [act(), torch.nn.Linear(width, width)]\n"
+        "    return torch.nn.Sequential(*mods)",
+        # float64 layers
+        f"{E3_GIVEN}"
+        "    mods = [torch.nn.Linear(width, width)]\n"
+        "    for _ in range(depth - 1):\n"
+        "        mods += [act(), torch.nn.Linear(width, width)]\n"
+        "    return torch.nn.Sequential(*mods).double()",
+        # a default changed
+        f"{E3_GIVEN.replace('depth=10', 'depth=8')}"
         "    mods = [torch.nn.Linear(width, width)]\n"
         "    for _ in range(depth - 1):\n"
         "        mods += [act(), torch.nn.Linear(width, width)]\n"
@@ -319,6 +384,14 @@ MISTAKES: dict[str, tuple[str, ...]] = {
             "torch.nn.init.normal_(m.weight, std=scale_factor / m.in_features ** 0.5)\n"
             "torch.nn.init.zeros_(m.bias)",
         )
+    )
+    + (
+        # only the model's direct children: Linear layers nested in submodules keep their weights
+        "def initialize_weights_e3(model, scale_factor):\n"
+        "    for m in model.children():\n"
+        "        if isinstance(m, torch.nn.Linear):\n"
+        "            torch.nn.init.normal_(m.weight, std=scale_factor / m.in_features ** 0.5)\n"
+        "            torch.nn.init.zeros_(m.bias)",
     ),
     "p1_e3_choice": (
         "scale_factor = 1.0",
@@ -394,6 +467,11 @@ MISTAKES: dict[str, tuple[str, ...]] = {
         "def softmax_cross_entropy_grad(x, y):\n"
         "    x = x.double()\n"
         "    return stable_softmax(x, 1) - torch.eye(x.shape[1], dtype=x.dtype)[y]",
+        # squeeze(): one row gives a 0-d loss instead of shape (1,)
+        "def softmax_cross_entropy(x, y):\n"
+        "    m = x.amax(1, keepdim=True)\n"
+        "    lse = (m + torch.log(torch.exp(x - m).sum(1, keepdim=True))).squeeze()\n"
+        "    return lse - x.gather(1, y[:, None]).squeeze()",
     ),
     "p3_label_smoothing": (
         # ε spread over the d - 1 other classes
@@ -441,6 +519,21 @@ MISTAKES: dict[str, tuple[str, ...]] = {
     ),
 }
 
+# AST mutants of the reference (tests/test_mutation.py) that compute what it computes, so that no
+# test can tell them apart: (qid, the mutant's description)
+EQUIVALENT = {
+    # zip(..., strict=False) over sequences of equal length by construction
+    (
+        "p1_weights",
+        "`True` in `for k_in, k_out in zip(widths[:-1], widths[1:], strict=True):`: True → False",
+    ),
+    (
+        "p1_predict",
+        "`True` in `for index, (weight, bias) in enumerate(zip(weights, biases, strict=True)):`: "
+        "True → False",
+    ),
+}
+
 REWRITES: dict[str, tuple[str, ...]] = {
     "p1_f_true": tuple(
         f"def compute_f_true(X):\n{body}"
@@ -467,7 +560,8 @@ REWRITES: dict[str, tuple[str, ...]] = {
             "w = torch.nn.init.kaiming_normal_(torch.empty(a, b), mode='fan_out')\n"
             "weights.append(w.to(device).requires_grad_())\n"
             "biases.append(torch.zeros(b, device=device).requires_grad_())",
-            "weights.append(torch.normal(0.0, (2 / a) ** 0.5, size=(a, b)).requires_grad_())\n"
+            "w = torch.normal(0.0, (2 / a) ** 0.5, size=(a, b), device=device)\n"
+            "weights.append(w.requires_grad_())\n"
             "biases.append(torch.zeros(b, requires_grad=True, device=device))",
             "w = torch.empty(a, b, device=device).normal_(0, math.sqrt(2 / a))\n"
             "w.requires_grad = True\n"
@@ -585,6 +679,19 @@ REWRITES: dict[str, tuple[str, ...]] = {
         "    def forward(self, x):\n"
         "        import torch.nn.functional as F\n"
         "        return self.head(F.relu(self.hidden(x.view(-1, 28 * 28))))",
+        # the forward pass uses the Linear modules' parameters through F.linear (no module call)
+        "import torch.nn.functional as F\n"
+        "class MNIST_model(torch.nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        sizes = [784, 128, 128, 128, 10]\n"
+        "        self.fc = torch.nn.ModuleList(\n"
+        "            [torch.nn.Linear(a, b) for a, b in zip(sizes, sizes[1:])])\n"
+        "    def forward(self, x):\n"
+        "        h = x.flatten(1)\n"
+        "        for layer in self.fc[:-1]:\n"
+        "            h = F.relu(F.linear(h, layer.weight, layer.bias))\n"
+        "        return F.linear(h, self.fc[-1].weight, self.fc[-1].bias)",
     ),
     "p1_train_epoch": (
         _train_epoch(
@@ -593,6 +700,7 @@ REWRITES: dict[str, tuple[str, ...]] = {
             "loss.backward()\noptimizer.step()"
         ),
         _train_epoch(
+            "data, target = data.to(device=device), target.to(device=device)\n"
             "output = model(data)\nloss = criterion(output, target)\nloss.backward()\n"
             "optimizer.step()\noptimizer.zero_grad()"
         ),
@@ -602,19 +710,20 @@ REWRITES: dict[str, tuple[str, ...]] = {
             "loss.backward()\noptimizer.step()"
         ),
         _train_epoch(
+            "data = data.to(torch.device(device))\ntarget = target.to(torch.device(device))\n"
             "optimizer.zero_grad()\noutput = model(data)\n"
             "loss = criterion(input=output, target=target)\nloss.backward()\noptimizer.step()"
         ),
         _train_epoch(
             "for p in model.parameters():\n    p.grad = None\n"
+            "data, target = (v.to(device, non_blocking=True) for v in (data, target))\n"
+            "seen = len(data) / len(train_loader.dataset)  # a DataLoader's attribute read\n"
             "output = model(data)\nloss = criterion(output, target)\n"
             "torch.autograd.backward(loss)\noptimizer.step()"
         ),
     ),
     "p1_e3_network": tuple(
-        "def create_network_e3(depth=10, width=128, activation='relu'):\n"
-        "    act = E3_ACTIVATIONS[activation]\n"
-        + "".join(f"    {line}\n" for line in body.splitlines())
+        E3_GIVEN + "".join(f"    {line}\n" for line in body.splitlines())
         for body in (
             "mods = [m for _ in range(depth) for m in (torch.nn.Linear(width, width), act())]\n"
             "return torch.nn.Sequential(*mods[:-1])",
