@@ -15,6 +15,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -70,6 +71,7 @@ def grade_batch(
     on_result: Callable[[str, dict[str, Any]], None] | None = None,
     gradescope_export: bool = False,
     written: Mapping[str, Mapping[str, str]] | None = None,
+    times: Mapping[str, datetime] | None = None,
     runner: Runner | None = None,
 ) -> BatchResult:
     """Grade the submissions in ``paths`` into the gradebook ``out``: those not graded there
@@ -84,8 +86,10 @@ def grade_batch(
     each submission's results.json is written. ``gradescope_export``: every path is a Gradescope
     export (see :func:`autograder.intake.discover`). ``written``: the hand-graded scores of the
     written questions (:func:`autograder.results.read_written_scores`), merged into
-    ``grades.csv`` (total = auto + written). ``runner`` grades what is to be graded (default:
-    local worker processes; see :data:`autograder.workers.Runner`).
+    ``grades.csv`` (total = auto + written). ``times``: when plain files were submitted, by
+    submission name (:func:`autograder.late.read_times`), for the late policy. ``runner``
+    grades what is to be graded (default: local worker processes; see
+    :data:`autograder.workers.Runner`).
 
     Returns on completion and on Ctrl-C/SIGTERM (``interrupted``), after the in-flight workers
     are stopped; what finished is on disk, ``grades.csv`` included.
@@ -96,7 +100,7 @@ def grade_batch(
     out = Path(out)
     jobs = jobs or len(os.sched_getaffinity(0))
     items = discover(paths, notebook_name=assignment.notebook, gradescope_export=gradescope_export)
-    book = Gradebook(assignment, out, written=written)
+    book = Gradebook(assignment, out, written=written, times=times)
     with book.open():
         book.note(f"batch of {len(items)} submissions of {assignment.id} into {out}")
         plan = book.plan(items, force=force)

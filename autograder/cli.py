@@ -117,6 +117,12 @@ def build(assignment: str, out: Path, release: bool, config: Path) -> None:
     help="hand-graded scores (the written.csv of `autograder written`) to add to grades.csv",
 )
 @click.option(
+    "--times",
+    "times_csv",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="when plain files were submitted (CSV: submission,submitted) for the late policy",
+)
+@click.option(
     "--unmatched-ok",
     is_flag=True,
     help="exit 0 even when a row of --written matches no submission of OUT",
@@ -137,6 +143,7 @@ def grade(
     timeout: float,
     gradescope_export: bool,
     written_csv: Path | None,
+    times_csv: Path | None,
     unmatched_ok: bool,
     unsafe: bool,
     config: Path,
@@ -151,6 +158,7 @@ def grade(
     public data, grader.yml's entry); each cause is one line.
     """
     from autograder.gradebook import changes_summary
+    from autograder.late import read_times
     from autograder.report import summary_table
     from autograder.results import read_written_scores
     from autograder.sandbox import SandboxError, call, template_for
@@ -165,6 +173,7 @@ def grade(
             click.echo(f"error: refusing to grade: {refusal} (--unsafe grades anyway)", err=True)
             sys.exit(3)
         scores = None
+        times = read_times(times_csv) if times_csv is not None else None
         if written_csv is not None:
             scores = read_written_scores(written_csv, [q.id for q in a.questions if q.manual])
         with cluster_runner(config, **cluster) as runner:
@@ -177,6 +186,7 @@ def grade(
                 timeout=timeout,
                 gradescope_export=gradescope_export,
                 written=scores,
+                times=times,
                 runner=runner,
             )
     except ConfigError:  # an authoring mistake the workers found first: one line, by main()
@@ -369,7 +379,10 @@ def similarity(
 @click.option(
     "-a", "--assignment", help="assignment id in grader.yml  [default: GRADED's]"
 )
-@click.option("--column", default="total", show_default=True, help="grades.csv column to export")
+@click.option(
+    "--column",
+    help="grades.csv column to export  [default: adjusted with a late policy, else total]",
+)
 @click.option("--title", help="the grade column's heading  [default: the assignment's title]")
 @click.option(
     "--canvas-assignment-id", help="Canvas's id of the assignment (its column then updates it)"
@@ -380,7 +393,7 @@ def export_grades(
     fmt: str,
     out: Path,
     assignment: str | None,
-    column: str,
+    column: str | None,
     title: str | None,
     canvas_assignment_id: str | None,
     config: Path,

@@ -78,19 +78,23 @@ def _plain(cell: str) -> str:
     return cell[1:] if cell.startswith("'") and cell[1:2] in "=+-@\t\r" and cell[1:] else cell
 
 
-def read_gradebook(path: Path, column: str) -> tuple[list[str], list[dict[str, str]]]:
-    """The question columns and rows of grades.csv; ExportError if it cannot be read."""
+def read_gradebook(
+    path: Path, column: str | None
+) -> tuple[list[str], list[dict[str, str]], str]:
+    """The question columns and rows of grades.csv and the column to export (None: the adjusted
+    total where a late policy made one, else the total); ExportError if it cannot be read."""
     try:
         reader = csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig")))
         rows = [{k: _plain(v or "") for k, v in row.items() if k} for row in reader]
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise ExportError(f"{path}: cannot read the gradebook ({exc})") from exc
     fields = reader.fieldnames or []
+    column = column or ("adjusted" if "adjusted" in fields else "total")
     if column not in fields or "submission" not in fields:
         raise ExportError(f"{path}: no {column!r} or 'submission' column (is it a grades.csv?)")
     after = fields.index("sha256") + 1 if "sha256" in fields else 0
     end = min(fields.index(c) for c in (column, "total", "status") if c in fields)
-    return [f for f in fields[after:end] if f not in ("auto", "written")], rows
+    return [f for f in fields[after:end] if f not in ("auto", "written")], rows, column
 
 
 def students(
@@ -230,7 +234,7 @@ def export(
     *,
     title: str,
     points: Mapping[str, float],
-    column: str = "total",
+    column: str | None = None,
     canvas_assignment_id: str | None = None,
 ) -> Export:
     """Write ``out``/grades.csv in the import layout ``fmt`` to ``target``, under the heading
@@ -238,7 +242,7 @@ def export(
     the questions in grades.csv). ExportError when grades.csv is unusable or no row can be keyed
     (nothing is written then)."""
     grades = out / "grades.csv" if out.is_dir() else out
-    questions, rows = read_gradebook(grades, column)
+    questions, rows, column = read_gradebook(grades, column)
     found, refused = students(rows, questions, column)
     if not found:
         raise ExportError(

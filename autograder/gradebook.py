@@ -35,6 +35,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,7 @@ from autograder.intake import (
     Item,
     Student,
 )
+from autograder.late import assess, duration, parse_time, read_extensions
 from autograder.results import (
     csv_text,
     gradebook,
@@ -64,6 +66,9 @@ from autograder.results import (
 )
 
 CHANGE_COLUMNS = ["when", "submission", "question", "before", "after", "change", "checks", "cause"]
+LATE_PENALTY = "late penalty"
+"""The ``question`` of a changes.csv row for a changed late penalty (``change``: its effect on
+the adjusted total)."""
 RETRIED = frozenset({"error", "refused"})
 """Statuses of a row that was not graded for a reason of the grader's side: always retried."""
 
@@ -201,8 +206,15 @@ class Gradebook:
         out: Path,
         *,
         written: Mapping[str, Mapping[str, str]] | None = None,
+        times: Mapping[str, datetime] | None = None,
     ) -> None:
         self.assignment = assignment
+        self.times = times or {}
+        """Submission times by submission name, for files that carry none (a Gradescope
+        export's submissions carry theirs)."""
+        self.extensions = {}
+        if assignment.late is not None and assignment.late.extensions is not None:
+            self.extensions = read_extensions(assignment.late.extensions)
         self.out = Path(out)
         self.written = written
         self.manual = {q.id: q.points for q in assignment.questions if q.manual}
@@ -216,6 +228,8 @@ class Gradebook:
         self.earlier: list[dict[str, str]] = []
         """changes.csv's rows from earlier runs."""
         self._others: set[str] = set()
+        self.penalties: dict[str, float] = {}
+        """The late penalty of each row as grades.csv last had it (gradebook.json)."""
         self._rows: dict[str, dict[str, Any]] = {}
         """grades.csv's row of each result, as :func:`row_of` makes it (a class's rows are
         written again after each submission)."""
@@ -272,6 +286,11 @@ class Gradebook:
                 f"{self.out} holds the grades of {plain_text(owner)}: grade "
                 f"{self.assignment.id} into another folder"
             )
+        try:
+            recorded = json.loads(path.read_text(encoding="utf-8")).get("penalties")
+        except (OSError, ValueError, AttributeError):
+            recorded = None
+        self.penalties = dict(recorded) if isinstance(recorded, dict) else {}
         if not path.exists():
             write_json(path, {"assignment": self.assignment.id})
 
@@ -409,8 +428,29 @@ class Gradebook:
                 row.update(status="stale", reason=f"{stale[name]}: grade its file again")
             if self.written is not None:
                 row = merge_written(row, self.written, self.manual)
+            if self.assignment.late is not None:
+                row.update(self._lateness(self.results[name], row))
             rows.append(row)
         return rows
+
+    def _lateness(self, results: Mapping[str, Any], row: Mapping[str, Any]) -> dict[str, Any]:
+        """The late policy's columns of a row: submission time, lateness, penalty, adjusted
+        total (the time from Gradescope's export, else from ``times``; none: not assessed)."""
+        assert self.assignment.late is not None
+        batch = (results.get("extra_data") or {}).get("batch") or {}
+        submitted = batch.get("submitted") or self.times.get(str(row["submission"]))
+        keys = [k for s in batch.get("students", []) for k in (s.get("email"), s.get("sid")) if k]
+        total = float(row.get("total") or 0)
+        if submitted is None:
+            return {"adjusted": total}
+        points = sum(q.points for q in self.assignment.questions)
+        late = assess(self.assignment.late, submitted, keys, total, points, self.extensions)
+        return {
+            "submitted": parse_time(submitted).isoformat(),
+            "late": duration(late.late),
+            "penalty": round(late.penalty, 4),
+            "adjusted": round(late.total, 4),
+        }
 
     def incidents(self) -> dict[str, str]:
         """Graded rows that lost points to a timeout, a crash or a failed cell: what happened."""
@@ -445,11 +485,41 @@ class Gradebook:
     def write(self) -> None:
         """grades.csv from every row, and changes.csv with this run's changes appended."""
         questions = [q.id for q in self.assignment.graded]
-        text = gradebook(self.rows(), questions, written=list(self.manual))
+        rows = self.rows()
+        late = self.assignment.late is not None
+        text = gradebook(rows, questions, written=list(self.manual), late=late)
         write_atomic(self.out / GRADES, text)
+        if late:
+            self._penalty_changes(rows)
         if self.changes:
             changes = csv_text(CHANGE_COLUMNS, [*self.earlier, *self.changes])
             write_atomic(self.out / CHANGES, changes)
+
+    def _penalty_changes(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Record each late penalty that differs from the one grades.csv last had (a changed
+        policy, extension or submission time) in changes.csv, and remember the new ones."""
+        penalties = {str(r["submission"]): float(r.get("penalty") or 0.0) for r in rows}
+        for name, after in penalties.items():
+            before = self.penalties.get(name)
+            if before is None or before == after:
+                continue
+            cause = self.causes.get(name, "late policy, extensions or submission time changed")
+            self.changes.append(
+                {
+                    "when": self.when,
+                    "submission": name,
+                    "question": LATE_PENALTY,
+                    "before": before,
+                    "after": after,
+                    "change": round(before - after, 4),
+                    "checks": "",
+                    "cause": cause,
+                }
+            )
+        if penalties != self.penalties:
+            self.penalties = penalties
+            ledger = {"assignment": self.assignment.id, "penalties": penalties}
+            write_json(self.out / LEDGER, ledger)
 
     def note(self, text: str) -> None:
         """Append one line, time-stamped, to OUT/batch.log (workers append their own errors)."""
@@ -481,11 +551,11 @@ def changes_summary(changes: Iterable[Mapping[str, Any]], assignment: Assignment
         return []
     students = {c["submission"] for c in changes}
     lines = [f"changed: {len(students)} submission{'s' if len(students) != 1 else ''}"]
-    for q in assignment.graded:
-        deltas = [float(c["change"]) for c in changes if c["question"] == q.id]
+    for q in [*(q.id for q in assignment.graded), LATE_PENALTY]:
+        deltas = [float(c["change"]) for c in changes if c["question"] == q]
         if deltas:
             lines.append(
-                f"  {q.id}: {len(deltas)} submission{'s' if len(deltas) != 1 else ''}, "
+                f"  {q}: {len(deltas)} submission{'s' if len(deltas) != 1 else ''}, "
                 f"mean {statistics.fmean(deltas):+.2f} (from {min(deltas):+g} to {max(deltas):+g})"
             )
     return lines

@@ -10,7 +10,8 @@ late:
   unit: day            # or hour
   cap: 50              # at most this percent of the points is lost (default 100)
   grace_minutes: 15    # up to this late, no penalty (default 0)
-  extensions: extensions.csv   # optional, in the assignment folder: student,deadline
+  extensions: extensions.csv   # optional, relative to grader.yml, outside the assignment
+                               # folder (it names students): student,deadline
 ```
 
 :func:`assess` turns a submission time, the student's keys (emails and SIDs) and the raw total
@@ -34,7 +35,7 @@ import csv
 import io
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -70,34 +71,51 @@ def parse_time(text: str | datetime) -> datetime:
     return when
 
 
+def duration(late: timedelta) -> str:
+    """A lateness as ``H:MM:SS`` in hours (``26:03:04``), which spreadsheets read as a time."""
+    seconds = int(late.total_seconds())
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
 def student_key(key: str) -> str:
     """How a student is matched: an email case-insensitively, a SID as written (both trimmed)."""
     key = key.strip()
     return key.lower() if "@" in key else key
 
 
-def read_extensions(path: Path) -> dict[str, datetime]:
-    """The extensions file: a CSV with columns ``student`` (email or SID) and ``deadline``;
-    LateError naming the line of a bad row or a student listed twice."""
+def _times(path: Path, key: str, column: str, normal: Callable[[str], str]) -> dict[str, datetime]:
+    """A CSV of times by key (columns ``key`` and ``column``); LateError naming the line of a
+    bad row or a key listed twice."""
     try:
         reader = csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig")))
         rows = list(reader)
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise LateError(f"{path}: cannot read the extensions ({exc})") from exc
-    if not {"student", "deadline"} <= set(reader.fieldnames or []):
-        raise LateError(f"{path}: needs the columns student and deadline")
+        raise LateError(f"{path}: cannot read it ({exc})") from exc
+    if not {key, column} <= set(reader.fieldnames or []):
+        raise LateError(f"{path}: needs the columns {key} and {column}")
     found: dict[str, datetime] = {}
     for line, row in enumerate(rows, start=2):
-        key = student_key(row.get("student") or "")
-        if not key:
-            raise LateError(f"{path}:{line}: no student")
-        if key in found:
-            raise LateError(f"{path}:{line}: {key} has a second extension")
+        name = normal(row.get(key) or "")
+        if not name:
+            raise LateError(f"{path}:{line}: no {key}")
+        if name in found:
+            raise LateError(f"{path}:{line}: {name} is listed twice")
         try:
-            found[key] = parse_time(row.get("deadline") or "")
+            found[name] = parse_time(row.get(column) or "")
         except LateError as exc:
             raise LateError(f"{path}:{line}: {exc}") from None
     return found
+
+
+def read_extensions(path: Path) -> dict[str, datetime]:
+    """The extensions file: a CSV with columns ``student`` (email or SID) and ``deadline``."""
+    return _times(path, "student", "deadline", student_key)
+
+
+def read_times(path: Path) -> dict[str, datetime]:
+    """When plain files were submitted: a CSV with columns ``submission`` (its name in OUT, the
+    file's name without ``.ipynb``) and ``submitted``."""
+    return _times(path, "submission", "submitted", str.strip)
 
 
 @dataclass(frozen=True)

@@ -96,17 +96,26 @@ def csv_text(columns: list[str], rows: Iterable[Mapping[str, Any]]) -> str:
     return out.getvalue()
 
 
+LATE = ["submitted", "late", "penalty", "adjusted"]
+"""The columns a late policy adds after the (raw) total."""
+
+
 def gradebook(
-    rows: Iterable[Mapping[str, Any]], questions: list[str], written: Sequence[str] = ()
+    rows: Iterable[Mapping[str, Any]],
+    questions: list[str],
+    written: Sequence[str] = (),
+    *,
+    late: bool = False,
 ) -> str:
     """CSV text: one row per submission: its folder name, the student's identity, the SHA-256 of
     the graded file, one column per question (``written`` ones, graded by hand, after the
-    auto-graded ones), the total, the status (``graded``, ``unreadable``, ``error``) and the
-    reason when it was not graded."""
+    auto-graded ones), the total, with ``late`` the submission time, how late it was, the
+    penalty and the adjusted total, then the status (``graded``, ``unreadable``, ``error``,
+    ``stale``) and the reason."""
     columns = ["submission", *IDENTITY, "sha256", *questions]
     if written:
         columns += [*written, "auto", "written"]
-    return csv_text([*columns, "total", "status", "reason"], rows)
+    return csv_text([*columns, "total", *(LATE if late else []), "status", "reason"], rows)
 
 
 def gradebook_row(name: str, results: Mapping[str, Any]) -> dict[str, Any]:

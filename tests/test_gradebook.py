@@ -33,6 +33,7 @@ from autograder.fingerprint import PARTS, fingerprint
 from autograder.gradebook import changes_summary
 from autograder.grading import QuestionResult, rescore, results_json
 from autograder.intake import BatchError
+from autograder.late import parse_time
 from tests.conftest import ROOT
 from tests.test_batch import fake_grade, plan, read_grades
 from tests.test_scaffold import edit, project
@@ -368,3 +369,75 @@ def test_the_package_modules_import_each_other_without_a_cycle():
         return False
 
     assert not any(visit(m, [m]) for m in sorted(graph) if m not in state), " → ".join(cycle)
+
+
+# -- deadlines, extensions and the LMS export ---------------------------------------------------
+
+
+def late_export(root: Path) -> Path:
+    """A Gradescope export of three submissions of a1 (2 of 6 points each), on time, 1 h late
+    and 26 h late."""
+    export = root / "export"
+    meta = []
+    for i, (sid, when) in enumerate(
+        [("101", "2026-12-10 23:00:00.0 +0100"), ("102", "2026-12-11 00:59:00 +0100"),
+         ("103", "2026-12-12 01:30:00 +0100")]
+    ):  # fmt: skip
+        plan(export / f"submission_{i}" / "a1.ipynb", scores={"p1_mean_square": 2})
+        meta.append(
+            f"submission_{i}:\n  :submitters:\n  - :name: S{sid}\n    :sid: '{sid}'\n"
+            f"    :email: s{sid}@example.org\n  :created_at: {when}\n"
+        )
+    (export / "submission_metadata.yml").write_text("".join(meta))
+    return export
+
+
+def test_late_submissions_lose_what_the_policy_says_and_an_extension_cancels_it(config, tmp_path):
+    policy = (
+        "    late:\n      deadline: 2026-12-10T23:59:00+01:00\n      penalty: 10\n"
+        "      cap: 30\n      extensions: ext.csv\n"
+    )
+    edit(config, "  a1:\n", "  a1:\n" + policy)
+    (config.parent / "ext.csv").write_text("student,deadline\n")
+    out, export = tmp_path / "out", late_export(tmp_path)
+    grade(config, [export], out)
+    rows = read_grades(out)
+    got = {r["sid"]: (r["late"], r["penalty"], r["total"], r["adjusted"]) for r in rows.values()}
+    assert got == {  # 10 % of the 4 points of a1 per day started, raw total 2
+        "101": ("0:00:00", "0.0", "2.0", "2.0"),
+        "102": ("1:00:00", "0.4", "2.0", "1.6"),
+        "103": ("25:31:00", "0.8", "2.0", "1.2"),
+    }
+    assert rows["submission_1"]["submitted"] == "2026-12-11T00:59:00+01:00"
+
+    (config.parent / "ext.csv").write_text("student,deadline\nS102@example.org,2026-12-11T12:00Z\n")
+    again = grade(config, [export], out)  # no regrade: the penalty is the gradebook's
+    assert again.graded == [] and read_grades(out)["submission_1"]["adjusted"] == "2.0"
+    (change,) = [c for c in changes(out) if c["submission"] == "submission_1"]
+    assert (change["question"], change["before"], change["after"], change["change"]) == (
+        "late penalty", "0.4", "0.0", "0.4"
+    )  # fmt: skip
+    assert "late policy" in change["cause"]
+
+    exported = tmp_path / "canvas.csv"
+    done = subprocess.run(
+        [sys.executable, "-m", "autograder", "export", "--format", "csv", "-o", str(exported),
+         str(out)], cwd=config.parent, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    totals = {r["sid"]: r["total"] for r in csv.DictReader(exported.open())}
+    assert totals == {"101": "2", "102": "2", "103": "1.2"}  # the adjusted totals
+
+
+def test_plain_files_are_assessed_with_the_times_given_and_not_without(config, tmp_path):
+    edit(config, "  a1:\n", "  a1:\n    late:\n      deadline: 2026-12-10T23:59:00Z\n"
+         "      penalty: 50\n      unit: hour\n")  # fmt: skip
+    subs = a_class(tmp_path / "class", 2)
+    times = {"s1": parse_time("2026-12-11T00:30:00Z")}
+    out = tmp_path / "out"
+    grade(config, subs, out, times=times)
+    rows = read_grades(out)
+    assert (rows["s1"]["late"], rows["s1"]["penalty"], rows["s1"]["adjusted"]) == (
+        "0:31:00", "2.0", "0.0"
+    )  # fmt: skip
+    assert (rows["s0"]["late"], rows["s0"]["penalty"], rows["s0"]["adjusted"]) == ("", "", "0.0")

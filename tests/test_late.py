@@ -103,7 +103,7 @@ def test_the_extensions_file_is_read_and_its_mistakes_named_by_line(tmp_path):
         "101": datetime(2026, 12, 13, tzinfo=UTC),
     }
     path.write_text("student,deadline\n101,2026-12-12T12:00:00Z\n101,2026-12-14T12:00:00Z\n")
-    with pytest.raises(LateError, match=r"ext.csv:3: 101 has a second extension"):
+    with pytest.raises(LateError, match=r"ext.csv:3: 101 is listed twice"):
         read_extensions(path)
     path.write_text("student,deadline\nada@x.org,2026-12-12 12:00\n")
     with pytest.raises(LateError, match=r"ext.csv:2: .*no UTC offset"):
