@@ -13,7 +13,8 @@ before its first submission, and keeps them for the next ones.
 Results are written atomically as each submission finishes (``OUT/<name>/results.json``, then
 ``OUT/grades.csv`` again), so an interrupted run loses at most the submissions in flight. A
 re-run skips every submission whose results.json records the same submission SHA-256, grader
-version, seed and assignment (and no ``error``); ``force`` regrades everything.
+version, seed (by its digest: the seed itself is in no results) and assignment (and no
+``error``); ``force`` regrades everything.
 
 Inputs: single files (``.ipynb`` or otter export ``.zip``), folders of them, and Gradescope's
 "Download submissions" export (its folder or zip), whose student names, emails and SIDs go into
@@ -48,6 +49,7 @@ from tqdm import tqdm
 
 import autograder
 from autograder.config import Assignment, AuthoringError, ConfigError
+from autograder.keys import seed_digest
 from autograder.results import (
     gradebook,
     gradebook_row,
@@ -360,7 +362,7 @@ def _is_current(results: Mapping[str, Any], item: Item, assignment: Assignment) 
     return (
         batch.get("sha256") == item.sha256
         and extra.get("grader_version") == autograder.__version__
-        and extra.get("seed") == assignment.seed
+        and extra.get("seed_digest") == seed_digest(assignment.seed)
         and extra.get("assignment") == assignment.id
         and extra.get("status") != "error"
         and isinstance(results.get("tests"), list)

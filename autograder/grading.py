@@ -1,8 +1,9 @@
 """Grading one submission: execute it in the sandbox, run the hidden checks, build results.json.
 
 The verdict is computed here, on the trusted side. The sandboxed child only executes the
-student's cells and answers calls with plain data; the hidden tests, the reference and the seed
-never enter it, and the paths that hold them are hidden from its view of the filesystem.
+student's cells and answers calls with plain data; the hidden tests, the reference, the seed and
+the submission's key (autograder.keys) never enter it, and the paths that hold them are hidden
+from its view of the filesystem.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 import autograder
 from autograder.checks import CheckResult, QuestionFn, Tester, question_rng
 from autograder.config import Assignment, Question
+from autograder.keys import seed_digest, submission_key
 from autograder.results import markdown_text
 from autograder.sandbox import CellResult, IsolationRefused, Limits, Sandbox, template_for
 from autograder.source import AuthoringError, load_module, reference_namespace
@@ -164,9 +166,9 @@ def grade_submission(
         return results
     with sandbox:
         cells = sandbox.exec_cells(submission.cells)
+        key = submission_key(assignment.seed, submission.cells)
         results = [
-            grade_question(sandbox, q, tests[q.id], reference, assignment.seed)
-            for q in assignment.graded
+            grade_question(sandbox, q, tests[q.id], reference, key) for q in assignment.graded
         ]
         output, isolation = sandbox.output(), sandbox.isolation
     return results_json(
@@ -181,11 +183,13 @@ def grade_submission(
 
 
 def grade_question(
-    sandbox: Sandbox, question: Question, test: QuestionFn, reference: Mapping[str, Any], seed: int
+    sandbox: Sandbox, question: Question, test: QuestionFn, reference: Mapping[str, Any], key: bytes
 ) -> QuestionResult:
+    """Run ``question``'s hidden test on inputs drawn from ``key`` (the submission's key, or one
+    of verify's draws)."""
     if not sandbox.alive:  # the child died after the previous question's last request
         sandbox.restart()
-    tester = Tester(sandbox, reference, question_rng(seed, question.id))
+    tester = Tester(sandbox, reference, question_rng(key, question.id))
     try:
         with contextlib.redirect_stdout(io.StringIO()):  # the reference's prints (training)
             test(tester)
@@ -283,7 +287,7 @@ def results_json(
         "extra_data": {
             "assignment": assignment.id,
             "grader_version": autograder.__version__,
-            "seed": assignment.seed,
+            "seed_digest": seed_digest(assignment.seed),
             "submission_sha256": sha256,
             **(extra or {}),
         },

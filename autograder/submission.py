@@ -37,6 +37,10 @@ class Submission:
     path: Path
     sha256: str
     notebook: bytes
+    """The notebook the sandboxed child finds in its workdir: the graded code ``cells`` only.
+    Everything student code can read of its submission is then part of the submission's key
+    (autograder.keys), so a table of inputs in a markdown cell, an output or an ignored cell
+    cannot answer inputs that the same code was given before."""
     cells: tuple[str, ...]
 
 
@@ -133,7 +137,9 @@ def load_submission(path: Path, *, notebook_name: str, assignment_id: str) -> Su
             f"{path.name}: this notebook belongs to assignment {', '.join(sorted(declared))}, "
             f"not {assignment_id}"
         )
-    return Submission(path=path, sha256=sha256_of(path), notebook=raw, cells=cells)
+    code = [nbformat.v4.new_code_cell(c, id=f"cell-{i}") for i, c in enumerate(cells)]
+    notebook = nbformat.writes(nbformat.v4.new_notebook(cells=code), ensure_ascii=True).encode()
+    return Submission(path=path, sha256=sha256_of(path), notebook=notebook, cells=cells)
 
 
 def _source(cell: dict) -> str:

@@ -109,7 +109,7 @@ def tester() -> Iterator[checks.Tester]:
             "noisy": lambda n: np.random.normal(size=n),
             "wrong_mse": reference_mse,
         }
-        yield checks.Tester(sandbox, reference, question_rng(1, "p1_mse"))
+        yield checks.Tester(sandbox, reference, question_rng(b"a key", "p1_mse"))
 
 
 def test_compare_calls_both_sides_with_the_same_arguments(tester):
@@ -141,7 +141,7 @@ def test_once_computes_once_per_rng_state_and_reads_on_as_if_it_had_computed():
     computed = []
 
     def run(seed: int, key: str = "training", global_draw: bool = False) -> tuple:
-        t = checks.Tester(None, reference, checks.question_rng(seed, "q"))  # type: ignore[arg-type]
+        t = checks.Tester(None, reference, checks.question_rng(bytes([seed]), "q"))  # type: ignore[arg-type]
         torch.manual_seed(len(computed))  # what earlier work left in the global generators
         weights = t.rng.normal(size=3)  # drawn before: part of the memo's key
 
@@ -172,7 +172,7 @@ def test_once_refuses_a_computation_that_reaches_the_student():
     """Memoising a student's result would grade every later submission with the first one's
     answer: ``call``, ``get`` and ``define`` inside a ``once`` computation raise, before anything
     is sent to the child (here there is none), and the tester works again after it."""
-    t = checks.Tester(None, {}, checks.question_rng(1, "q"))  # type: ignore[arg-type]
+    t = checks.Tester(None, {}, checks.question_rng(b"a key", "q"))  # type: ignore[arg-type]
     for reach in (lambda: t.call("f", 1), lambda: t.get("x"), lambda: t.define("x = 1")):
         with pytest.raises(RuntimeError, match=r"t.once\('student'\).*called the student's code"):
             t.once("student", reach)

@@ -3,7 +3,8 @@
 Every mistake of ``MISTAKES`` (mutants of the reference) must lose points on its question and
 every rewrite of ``REWRITES`` (correct answers written differently) must keep full marks; the
 mutation score per question is printed (``pytest -s``). All variants are graded by the real
-hidden tests in one real sandbox (``verify.grade_variants``), on the inputs of a real grading.
+hidden tests in one real sandbox (``verify.grade_variants``), on the inputs of the reference's
+own grading.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections import defaultdict
 import pytest
 
 from autograder.build import build
+from autograder.keys import submission_key
 from autograder.source import load_module, reference_namespace
 from autograder.submission import load_submission
 from autograder.verify import _defined_names, grade_variants
@@ -60,8 +62,10 @@ def graded(ex08, built):
     variants += [("mistake", q, c) for q, cells in declared.MISTAKES.items() for c in cells]
     variants += [("rewrite", q, c) for q, cells in declared.REWRITES.items() for c in cells]
     variants += [(f"ast {what}", q, c) for q, what, c in ast_mutants(built)]
-    results = grade_variants(ex08, built.solution, [(q, c) for _, q, c in variants])
-    return [(*v, r) for v, r in zip(variants, results, strict=True)]
+    solved = load_submission(built.solution, notebook_name=ex08.notebook, assignment_id=ex08.id)
+    key = submission_key(ex08.seed, solved.cells)  # the inputs of the reference's own grading
+    results = grade_variants(ex08, built.solution, [(q, c) for _, q, c in variants], [key])
+    return [(*v, r) for v, (r,) in zip(variants, results, strict=True)]
 
 
 def _targets(tree: ast.AST) -> list[ast.AST]:
