@@ -177,3 +177,24 @@ def test_once_refuses_a_computation_that_reaches_the_student():
         with pytest.raises(RuntimeError, match=r"t.once\('student'\).*called the student's code"):
             t.once("student", reach)
     assert t.once("reference", lambda: 3) == 3
+
+
+@pytest.mark.parametrize("length", [10, checks.MESSAGE_CHARS, 100_000])
+def test_a_check_message_is_capped_whatever_the_student_raises(tester, length):
+    """A student's exception text (here ``length`` digits, as a table of inputs would be) stays
+    in the message as feedback, cut to ``MESSAGE_CHARS``; so is a failure quoting their values."""
+    t = checks.Tester(tester.sandbox, {}, question_rng(b"a key", "q"))
+    t.define("def leak(n):\n    raise ValueError(''.join(str(i % 10) for i in range(n)))")
+    with t.check("leaks through its exception"):
+        t.call("leak", length)
+    with t.check("a failure quoting the student's values"):
+        checks.expect(False, f"got {list(range(length))}")
+    digits = "".join(str(i % 10) for i in range(length))
+    expected = (f"your code raised ValueError: {digits}", f"got {list(range(length))}")
+    for result, full in zip(t.results, expected, strict=True):
+        assert not result.passed and len(result.message) <= checks.MESSAGE_CHARS
+        if len(full) <= checks.MESSAGE_CHARS:
+            assert result.message == full
+        else:
+            assert result.message.endswith(" [cut]")
+            assert full.startswith(result.message.removesuffix(" [cut]"))
