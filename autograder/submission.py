@@ -137,9 +137,18 @@ def load_submission(path: Path, *, notebook_name: str, assignment_id: str) -> Su
             f"{path.name}: this notebook belongs to assignment {', '.join(sorted(declared))}, "
             f"not {assignment_id}"
         )
-    code = [nbformat.v4.new_code_cell(c, id=f"cell-{i}") for i, c in enumerate(cells)]
-    notebook = nbformat.writes(nbformat.v4.new_notebook(cells=code), ensure_ascii=True).encode()
-    return Submission(path=path, sha256=sha256_of(path), notebook=notebook, cells=cells)
+    return Submission(path=path, sha256=sha256_of(path), notebook=code_notebook(cells), cells=cells)
+
+
+def code_notebook(cells: tuple[str, ...]) -> bytes:
+    """A notebook (nbformat 4.5, ASCII JSON) of these code cells and nothing else."""
+    code = [
+        {"cell_type": "code", "execution_count": None, "id": f"cell-{i}", "metadata": {},
+         "outputs": [], "source": source}
+        for i, source in enumerate(cells)
+    ]  # fmt: skip
+    notebook = {"cells": code, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    return json.dumps(notebook, indent=1).encode()
 
 
 def _source(cell: dict) -> str:
