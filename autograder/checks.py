@@ -104,6 +104,8 @@ class Tester:
         self.rng = rng
         self.results: list[CheckResult] = []
         self._abandoned: str | None = None
+        self.incident = ""
+        """Why the question's checks stopped early (timeout, crash...), for the gradebook."""
         self._computing: str | None = None  # the key of the t.once computation running
 
     @contextlib.contextmanager
@@ -128,12 +130,15 @@ class Tester:
             fail(_student_error(exc))
         except Timeout as exc:
             self._abandoned = f"an earlier call timed out ({exc})"
+            self.incident = self.incident or f"timed out: {exc}"
             fail(f"timed out: {exc}")
         except Crashed as exc:
             self._abandoned = "your code crashed the process earlier in this question"
+            self.incident = self.incident or f"crashed: {exc}"
             fail(f"your code crashed: {exc}")
         except ProtocolError as exc:
             self._abandoned = "your code returned data the grader cannot read"
+            self.incident = self.incident or "returned data the grader cannot read"
             fail(f"unreadable result: {exc}")
         except _Abandoned:
             fail(f"not run: {self._abandoned}")
@@ -188,6 +193,7 @@ class Tester:
         (result,) = self.sandbox.exec_cells([source])
         if result.status != "ok":
             self._abandoned = f"the grader could not prepare this question ({result.status})"
+            self.incident = self.incident or f"the harness failed ({result.status})"
 
     def _student(self) -> None:
         """Before a request reaches the child: not inside ``once``, nor once it was abandoned."""

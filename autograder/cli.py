@@ -12,9 +12,11 @@ import click
 
 # Only light modules at import: `--help` and argument errors must answer without loading
 # torch, numpy, matplotlib or otter (each command imports what it needs).
-from autograder.batch import DEFAULT_TIMEOUT, BatchError, grade_batch
+from autograder.batch import grade_batch
 from autograder.cluster import cluster_options, cluster_runner
 from autograder.config import CONFIG_NAME, Assignment, ConfigError, find_assignment
+from autograder.intake import BatchError
+from autograder.workers import DEFAULT_TIMEOUT
 
 config_option = click.option(
     "--config",
@@ -48,8 +50,24 @@ def load_assignment(aid: str, config: Path) -> Assignment:
     return find_assignment(aid, config)
 
 
+def _version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        from autograder.fingerprint import version
+
+        click.echo(version())
+        ctx.exit()
+
+
 @click.group()
 @click.option("-v", "--verbose", is_flag=True, help="log the grader's own steps")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_version,
+    help="the version and the digest of the grading code (recorded in every grade), then exit",
+)
 def cli(verbose: bool) -> None:
     """Build, verify and grade auto-graded notebook assignments."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING)
@@ -82,7 +100,7 @@ def build(assignment: str, out: Path, release: bool, config: Path) -> None:
 @click.option(
     "-j", "--jobs", type=click.IntRange(min=1), help="parallel workers  [default: the cores]"
 )
-@click.option("--force", is_flag=True, help="regrade submissions already graded in OUT")
+@click.option("--force", is_flag=True, help="regrade the submissions named, even those current")
 @click.option(
     "--timeout",
     type=click.FloatRange(min=1),
@@ -96,6 +114,11 @@ def build(assignment: str, out: Path, release: bool, config: Path) -> None:
     "written_csv",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="hand-graded scores (the written.csv of `autograder written`) to add to grades.csv",
+)
+@click.option(
+    "--unmatched-ok",
+    is_flag=True,
+    help="exit 0 even when a row of --written matches no submission of OUT",
 )
 @click.option(
     "--unsafe",
@@ -113,15 +136,20 @@ def grade(
     timeout: float,
     gradescope_export: bool,
     written_csv: Path | None,
+    unmatched_ok: bool,
     unsafe: bool,
     config: Path,
     **cluster: Any,
 ) -> None:
     """Grade SUBMISSIONS: notebooks, otter export zips, folders of them, or a Gradescope export.
 
-    Writes OUT/<name>/results.json as each finishes, OUT/grades.csv, OUT/report.html and
-    OUT/batch.log. Re-running skips what is already graded (same file, grader version and seed).
+    OUT is the gradebook of one assignment: OUT/<name>/results.json as each finishes, and from
+    every result in OUT, OUT/grades.csv, OUT/changes.csv (scores a regrade changed), and
+    OUT/report.html; OUT/batch.log says what happened. A submission is graded again when its
+    file or anything that decided its grade changed (the grading code, reference, hidden tests,
+    public data, grader.yml's entry); each cause is one line.
     """
+    from autograder.gradebook import changes_summary
     from autograder.report import summary_table
     from autograder.results import read_written_scores
     from autograder.sandbox import SandboxError, call, template_for
@@ -156,8 +184,10 @@ def grade(
         raise click.ClickException(str(exc)) from None
     except SandboxError as exc:  # no template here (no seccomp, a killed template...)
         raise click.ClickException(f"cannot grade on this machine: {exc}") from None
+    for line in result.reasons:
+        click.echo(line)
     if result.skipped:
-        click.echo(f"already graded, skipped: {len(result.skipped)} (--force regrades them)")
+        click.echo(f"current, not graded again: {len(result.skipped)} (--force regrades them)")
     if result.interrupted:
         click.echo(
             f"interrupted: {len(result.rows)} of the submissions have results in {out}; "
@@ -167,12 +197,31 @@ def grade(
         sys.exit(130)
     assert result.summary is not None
     click.echo(summary_table(result.summary))
+    for line in changes_summary(result.changes, a):
+        click.echo(line)
+    if result.stale:
+        names = sorted(result.stale)
+        shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+        click.echo(
+            f"stale: {len(names)} rows of {out} were graded before a change and were not named "
+            f"({shown}): grade their files to update them; grades.csv marks them stale",
+            err=True,
+        )
+    written_files = f", {out / 'changes.csv'}" if result.changes else ""
     click.echo(
         f"wrote: {out}/<submission>/results.json ({len(result.graded)} now), "
-        f"{out / 'grades.csv'}, {out / 'report.html'}, {out / 'batch.log'}"
+        f"{out / 'grades.csv'}{written_files}, {out / 'report.html'}, {out / 'batch.log'}"
     )
+    for problem in result.written_problems:
+        click.echo(f"written scores: {problem}", err=True)
     if result.summary.count and not result.summary.graded:
         click.echo("error: no submission could be graded (see batch.log)", err=True)
+        sys.exit(1)
+    if result.unmatched and not unmatched_ok:
+        click.echo(
+            "error: some written scores match no submission (fix their names, or --unmatched-ok)",
+            err=True,
+        )
         sys.exit(1)
 
 

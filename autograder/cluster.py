@@ -3,8 +3,8 @@
 ``autograder grade --scheduler ADDRESS`` (or ``AUTOGRADER_SCHEDULER``) grades on the workers of a
 running Dask scheduler; ``--cluster slurm`` starts one with dask-jobqueue (worker jobs submitted
 with sbatch, cancelled at the end). Everything else is :func:`autograder.batch.grade_batch`:
-discovery, resume rules, the atomic writers of OUT, the progress bar, the summary and the report.
-Only the runner differs (:func:`dask_runner`):
+intake, the gradebook (what to regrade, OUT's writers), the progress bar, the summary and the
+report. Only the runner differs (:func:`dask_runner`):
 
 - the client stays the only writer of OUT: a worker gets the submission's bytes and its file
   name, grades a private copy with the trusted grader (``grade_submission``, in the worker's own
@@ -18,10 +18,11 @@ Only the runner differs (:func:`dask_runner`):
 - a grading that runs past ``timeout`` (counted from its submission to the cluster) gets an
   ``error`` row; it is cancelled and its worker restarted;
 - a lost scheduler ends the run with what finished on disk: the same command resumes it;
-- every worker checks at start-up (a ``WorkerPlugin``) that it runs the client's grader version
-  and assignment source, that its sandbox reaches the assignment's ``isolation.minimum`` and
-  that it has one thread (one grading per process: the grader's caches, its sandbox template
-  and its redirections of stdout are per process); a worker that does not refuses to grade,
+- every worker checks at start-up (a ``WorkerPlugin``) that its grades would have the client's
+  fingerprint (same grading code, reference, hidden tests, data, grader.yml entry), that its
+  sandbox reaches the assignment's ``isolation.minimum`` and that it has one thread (one
+  grading per process: the grader's caches, its sandbox template and its redirections of stdout
+  are per process); a worker that does not refuses to grade,
   and the run stops with its reason.
 
 Workers need the project (grader.yml's folder, with the hidden tests) at the client's path, and
@@ -45,19 +46,11 @@ from typing import TYPE_CHECKING, Any
 import click
 import yaml
 
-import autograder
-from autograder.batch import (
-    STAGING,
-    START_SECONDS,
-    BatchError,
-    GradeFn,
-    Item,
-    Runner,
-    failed_results,
-    stage,
-)
 from autograder.config import Assignment
-from autograder.submission import sha256_of
+from autograder.fingerprint import changed_parts, describe, fingerprint
+from autograder.gradebook import failed_results
+from autograder.intake import STAGING, BatchError, Item, stage
+from autograder.workers import START_SECONDS, GradeFn, Runner
 
 if TYPE_CHECKING:
     from distributed import Client, Future
@@ -83,17 +76,16 @@ def _plugin_name(assignment: Assignment) -> str:
     return f"autograder-{assignment.id}"
 
 
-def worker_refusal(assignment: Assignment, version: str, source_sha256: str) -> str | None:
-    """Why this worker must not grade ``assignment`` for a client with this grader ``version``
-    and assignment source (None if it may); loads the grader (torch) on the way."""
-    if autograder.__version__ != version:
-        return f"grader version {autograder.__version__} here, {version} on the client"
+def worker_refusal(assignment: Assignment, expected: Mapping[str, str]) -> str | None:
+    """Why this worker must not grade ``assignment`` for a client whose grades would have the
+    fingerprint ``expected`` (None if it may); loads the grader (torch) on the way."""
     try:
-        here = sha256_of(assignment.source)
-    except OSError:
-        return f"no {assignment.source} here (workers need the project at the client's path)"
-    if here != source_sha256:
-        return f"{assignment.source} differs from the client's"
+        here = fingerprint(assignment)
+    except OSError as exc:
+        return f"{exc.filename} is missing here (workers need the project at the client's path)"
+    differ = changed_parts(here, expected)
+    if differ:
+        return f"its {describe(differ)} differ from the client's (fingerprint parts)"
     from autograder.grading import isolation_refusal
 
     return isolation_refusal(assignment)
@@ -105,8 +97,7 @@ class GraderCheck:
 
     def __init__(self, assignment: Assignment) -> None:
         self.assignment = assignment
-        self.version = autograder.__version__
-        self.source_sha256 = sha256_of(assignment.source)
+        self.fingerprint = fingerprint(assignment)
         self.name = _plugin_name(assignment)
         self.refusal: str | None = "not checked yet"
 
@@ -117,7 +108,7 @@ class GraderCheck:
             )
         else:
             self.refusal = await asyncio.get_running_loop().run_in_executor(
-                None, worker_refusal, self.assignment, self.version, self.source_sha256
+                None, worker_refusal, self.assignment, self.fingerprint
             )
         if self.refusal is not None:
             raise RuntimeError(f"worker {worker.address} refuses to grade: {self.refusal}")

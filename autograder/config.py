@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import string
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -116,10 +117,19 @@ class Assignment:
         raise KeyError(qid)
 
 
+def package_text(relative: str) -> str:
+    """A data file of the ``autograder`` package (``schemas/...``, ``templates/...``)."""
+    return resources.files("autograder").joinpath(relative).read_text()
+
+
+def template(name: str) -> string.Template:
+    """A template of ``autograder/templates/`` (``$name`` placeholders)."""
+    return string.Template(package_text(f"templates/{name}"))
+
+
 def schema() -> dict[str, Any]:
     """The JSON Schema of grader.yml."""
-    text = resources.files("autograder").joinpath("schemas/grader.schema.json").read_text()
-    return json.loads(text)
+    return json.loads(package_text("schemas/grader.schema.json"))
 
 
 def _line_of(node: yaml.Node, path: list[str | int]) -> int:

@@ -28,7 +28,6 @@ import os
 import re
 import signal
 import stat
-import string
 import sys
 import tempfile
 import time
@@ -36,7 +35,6 @@ import tomllib
 import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +47,8 @@ from autograder.config import (
     Assignment,
     dist_name,
     find_assignment,
+    package_text,
+    template,
 )
 from autograder.results import write_json
 from autograder.sandbox import call, template_for
@@ -110,11 +110,6 @@ class ZipError(RuntimeError):
 
 
 # -- build side --------------------------------------------------------------------------------
-
-
-def template(name: str) -> string.Template:
-    """A template of ``autograder/templates/`` (package data; ``$name`` placeholders)."""
-    return string.Template(resources.files("autograder").joinpath("templates", name).read_text())
 
 
 def package_dependencies() -> list[str]:
@@ -359,7 +354,7 @@ def written_tests(answers: Sequence[WrittenAnswer]) -> list[dict[str, Any]]:
 
 def results_schema() -> dict[str, Any]:
     """The JSON Schema of Gradescope's results.json."""
-    text = resources.files("autograder").joinpath("schemas/results.schema.json").read_text()
+    text = package_text("schemas/results.schema.json")
     return json.loads(text)
 
 
@@ -523,7 +518,7 @@ def for_gradescope(
 ) -> dict[str, Any]:
     """The grader's results as Gradescope gets them: the receipt first, the written answers
     appended, and the autograder's own stdout (our log) hidden. (The seed of the hidden inputs
-    is in no results: ``extra_data`` names it by its digest only.)"""
+    is in no results: the fingerprint holds a keyed digest of it only.)"""
     out = dict(results)
     out["stdout_visibility"] = "hidden"
     out["tests"] = [dict(receipt), *results.get("tests", []), *written_tests(written)]

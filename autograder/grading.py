@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import logging
 import sys
 import time
@@ -21,7 +22,8 @@ from typing import Any
 import autograder
 from autograder.checks import CheckResult, QuestionFn, Tester, question_rng
 from autograder.config import Assignment, Question
-from autograder.keys import seed_digest, submission_key
+from autograder.fingerprint import fingerprint
+from autograder.keys import submission_key
 from autograder.results import markdown_text
 from autograder.sandbox import CellResult, IsolationRefused, Limits, Sandbox, template_for
 from autograder.source import AuthoringError, load_module, reference_namespace
@@ -30,18 +32,27 @@ from autograder.submission import SubmissionError, load_submission
 log = logging.getLogger(__name__)
 
 
+def question_score(points: float, checks: Iterable[tuple[bool, float]]) -> float:
+    """A question's score: its points times the passed share of its checks' weights, given as
+    ``(passed, weight)`` pairs (the one formula, for grading and for :func:`rescore`)."""
+    pairs = list(checks)
+    total = sum(w for _, w in pairs)
+    passed = sum(w for ok, w in pairs if ok)
+    return round(points * passed / total, 4) if total else 0.0
+
+
 @dataclass(frozen=True)
 class QuestionResult:
-    """Score of one auto-graded question with the outcome of each of its checks."""
+    """Score of one auto-graded question with the outcome of each of its checks; ``incident``
+    says why its checks stopped early (a call timed out, the student's code crashed)."""
 
     question: Question
     checks: tuple[CheckResult, ...]
+    incident: str = ""
 
     @property
     def score(self) -> float:
-        total = sum(c.weight for c in self.checks)
-        passed = sum(c.weight for c in self.checks if c.passed)
-        return round(self.question.points * passed / total, 4) if total else 0.0
+        return question_score(self.question.points, ((c.passed, c.weight) for c in self.checks))
 
     def report(self) -> str:
         """The student-visible account of the checks: words only, no test code or values."""
@@ -198,7 +209,7 @@ def grade_question(
         tester.results.append(CheckResult("grader", False, "internal grader error"))
     if tester.abandoned:
         sandbox.restart()
-    return QuestionResult(question, tuple(tester.results))
+    return QuestionResult(question, tuple(tester.results), tester.incident)
 
 
 def _cell_report(cells: list[CellResult]) -> str:
@@ -270,9 +281,8 @@ def results_json(
             }
         )
     total = round(sum(r.score for r in results), 4)
-    possible = sum(q.points for q in assignment.graded)
     manual = [q.id for q in assignment.questions if q.manual]
-    summary = [f"Auto-graded score: {total:g} / {possible:g}."]
+    summary = [_score_line(total, assignment)]
     if manual:
         summary.append(f"Written answers ({', '.join(manual)}) are graded by hand.")
     if note:
@@ -287,9 +297,57 @@ def results_json(
         "extra_data": {
             "assignment": assignment.id,
             "grader_version": autograder.__version__,
-            "seed_digest": seed_digest(assignment.seed),
+            "fingerprint": fingerprint(assignment),
             "submission_sha256": sha256,
+            "checks": {
+                r.question.id: [[c.name, c.passed, c.weight] for c in r.checks] for r in results
+            },
+            "incidents": {r.question.id: r.incident for r in results if r.incident},
             **(extra or {}),
         },
         "tests": tests,
     }
+
+
+def _score_line(total: float, assignment: Assignment) -> str:
+    """The first line of results.json's ``output``."""
+    return f"Auto-graded score: {total:g} / {sum(q.points for q in assignment.graded):g}."
+
+
+def rescore(results: Mapping[str, Any], assignment: Assignment) -> dict[str, Any] | None:
+    """``results`` with the points of grader.yml applied to its recorded checks (the same
+    formula as grading: :func:`question_score`), or None when it cannot be done without
+    grading again (a question without recorded checks). Only what depends on points changes:
+    each question's score, maximum and status, the total, the output's first line and the
+    fingerprint's ``points``."""
+    extra = results.get("extra_data") or {}
+    recorded = extra.get("checks")
+    graded = {q.id: q for q in assignment.graded}
+    tests = results.get("tests") or []
+    names = [t.get("name") for t in tests if t.get("name") in graded]
+    if not isinstance(recorded, Mapping) or sorted(names) != sorted(graded):
+        return None
+    if not all(isinstance(recorded.get(q), list) for q in graded):
+        return None
+    out = json.loads(json.dumps(results))  # a deep copy of plain JSON data
+    total = 0.0
+    for test in out["tests"]:
+        question = graded.get(test.get("name"))
+        if question is None:
+            continue
+        score = question_score(question.points, ((ok, w) for _, ok, w in recorded[question.id]))
+        test.update(
+            score=score,
+            max_score=question.points,
+            status="passed" if score == question.points else "failed",
+        )
+        total += score
+    out["score"] = round(total, 4)
+    first, _, rest = str(out.get("output", "")).partition("\n\n")
+    if first.startswith("Auto-graded score:"):
+        out["output"] = "\n\n".join(p for p in (_score_line(out["score"], assignment), rest) if p)
+    out["extra_data"]["fingerprint"] = {
+        **(extra.get("fingerprint") or {}),
+        "points": fingerprint(assignment)["points"],
+    }
+    return out

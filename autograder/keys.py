@@ -42,9 +42,3 @@ def submission_key(seed: str, cells: Sequence[str]) -> bytes:
 def draw_keys(seed: str, n: int) -> list[bytes]:
     """``n`` keys of the seed for verify's draws, none of which a submission can have."""
     return [_mac(seed, b"verify draw", str(i).encode()) for i in range(n)]
-
-
-def seed_digest(seed: str) -> str:
-    """A name of the seed for results.json, from which the seed cannot be found: a batch
-    regrades every row when it changes."""
-    return _mac(seed, b"digest", b"").hex()[:16]

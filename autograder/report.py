@@ -25,6 +25,8 @@ LABEL_CHARS = 40
 """Characters of a bar label shown; a longer one is cut with "…" (its whole text is the bar's
 tooltip and is in the table below the plots)."""
 ROW = 20
+CHANGES_SHOWN = 200
+"""Changes listed in the report (all of them are in changes.csv)."""
 """Pixels per bar of a horizontal bar chart."""
 
 
@@ -78,14 +80,14 @@ def _status(results: Mapping[str, Any]) -> str:
 
 
 def _timed_out(results: Mapping[str, Any]) -> bool:
+    """Whether a cell, a question's call or the whole grading ran out of time (from the
+    grader's records, never from message text)."""
     extra = results.get("extra_data") or {}
     if "timeout" in (extra.get("cells") or []):
         return True
     if extra.get("status") == "error" and "longer than" in extra.get("reason", ""):
         return True
-    return any(
-        "✗ " in t.get("output", "") and ": timed out" in t["output"] for t in _tests(results)
-    )
+    return any(str(why).startswith("timed out") for why in (extra.get("incidents") or {}).values())
 
 
 def _tests(results: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -332,6 +334,16 @@ def _plots(s: Summary, top: int) -> list[tuple[str, str]]:
     return plots
 
 
+def _table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """An HTML table, every cell escaped."""
+    head = "".join(f"<th>{html_text(h)}</th>" for h in header)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html_text(str(cell))}</td>" for cell in row) + "</tr>"
+        for row in rows
+    )
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
 def report_html(
     assignment: Assignment,
     s: Summary,
@@ -339,8 +351,14 @@ def report_html(
     *,
     wall_seconds: float | None = None,
     top: int = 25,
+    changes: Sequence[Mapping[str, Any]] = (),
+    incidents: Mapping[str, str] | None = None,
 ) -> str:
-    """A self-contained HTML page: the summary, the plots (inline SVG), the failing rows."""
+    """A self-contained HTML page: the summary, the plots (inline SVG), the scores this run
+    changed (``changes``: rows of changes.csv), the submissions that lost points to a timeout,
+    a crash or a failed cell (``incidents``: name → what happened), the rows not graded."""
+    from autograder.gradebook import changes_summary
+
     esc = html_text
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
@@ -370,15 +388,40 @@ def report_html(
         for (q, c), n in s.failures.most_common():
             parts.append(f"<tr><td>{esc(q)}</td><td>{esc(c)}</td><td class='n'>{n}</td></tr>")
         parts.append("</table>")
+    if changes:
+        lines = changes_summary(changes, assignment)
+        parts.append(f"<h2>Changes in this run</h2><pre>{esc(chr(10).join(lines))}</pre>")
+        parts.append(
+            _table(
+                ["submission", "question", "before", "after", "checks", "cause"],
+                [
+                    [c[k] for k in ("submission", "question", "before", "after", "checks", "cause")]
+                    for c in changes[:CHANGES_SHOWN]
+                ],
+            )
+        )
+        if len(changes) > CHANGES_SHOWN:
+            parts.append(f"<p>… and {len(changes) - CHANGES_SHOWN} more in changes.csv.</p>")
+    names = {str(r["submission"]): str(r.get("name", "")) for r in rows}
+    if incidents:
+        parts.append("<h2>Lost points to a timeout, a crash or a failed cell</h2>")
+        parts.append(
+            _table(
+                ["submission", "student", "what happened"],
+                [[n, names.get(n, ""), why] for n, why in sorted(incidents.items())],
+            )
+        )
     bad = [r for r in rows if r.get("status") != "graded"]
     if bad:
-        parts.append("<h2>Not graded</h2><table><tr><th>submission</th><th>student</th>")
-        parts.append("<th>status</th><th>reason</th></tr>")
-        for r in bad:
-            parts.append(
-                f"<tr><td>{esc(str(r['submission']))}</td><td>{esc(str(r.get('name', '')))}</td>"
-                f"<td>{esc(str(r['status']))}</td><td>{esc(str(r.get('reason', '')))}</td></tr>"
+        parts.append("<h2>Not graded, or stale</h2>")
+        parts.append(
+            _table(
+                ["submission", "student", "status", "reason"],
+                [
+                    [r["submission"], r.get("name", ""), r["status"], r.get("reason", "")]
+                    for r in bad
+                ],
             )
-        parts.append("</table>")
+        )
     parts.append("</body></html>\n")
     return "".join(parts)

@@ -144,6 +144,28 @@ def read_written_scores(path: Path, questions: Sequence[str]) -> dict[str, dict[
     return scores
 
 
+def written_cells(
+    cells: Mapping[str, str], points: Mapping[str, float]
+) -> tuple[dict[str, float], list[str], list[str]]:
+    """The hand-graded cells of one submission: the valid scores, the questions left blank, and
+    a problem for each cell that is not a number from 0 to the question's points."""
+    scores, blank, bad = {}, [], []
+    for q, most in points.items():
+        text = cells.get(q, "")
+        if not text:
+            blank.append(q)
+            continue
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        if 0 <= value <= most:
+            scores[q] = value
+        else:
+            bad.append(f"written {q}: {text[:20]!r} is not a score from 0 to {most:g}")
+    return scores, blank, bad
+
+
 def merge_written(
     row: Mapping[str, Any],
     scores: Mapping[str, Mapping[str, str]],
@@ -154,27 +176,16 @@ def merge_written(
     or not a number from 0 to the question's points, is left out, and ``reason`` says so."""
     merged = dict(row)
     cells = scores.get(str(row.get("submission", "")))
-    problems = [] if cells is not None else ["no written scores for this submission"]
-    written = 0.0
-    blank = [q for q in points if cells is not None and not cells.get(q, "")]
-    if blank:
-        problems.append(f"no written score yet for {', '.join(blank)}")
-    for q, most in points.items():
-        text = (cells or {}).get(q, "")
-        if not text:
-            continue
-        try:
-            value = float(text)
-        except ValueError:
-            value = float("nan")
-        if not 0 <= value <= most:
-            problems.append(f"written {q}: {text[:20]!r} is not a score from 0 to {most:g}")
-            continue
-        merged[q] = value
-        written += value
+    if cells is None:
+        valid, problems = {}, ["no written scores for this submission"]
+    else:
+        valid, blank, problems = written_cells(cells, points)
+        if blank:
+            problems.insert(0, f"no written score yet for {', '.join(blank)}")
+    merged.update(valid)
     merged["auto"] = row.get("total", 0)
-    merged["written"] = written
-    merged["total"] = float(merged["auto"] or 0) + written
+    merged["written"] = sum(valid.values(), 0.0)
+    merged["total"] = float(merged["auto"] or 0) + merged["written"]
     if problems:
         merged["reason"] = "; ".join(p for p in (str(row.get("reason") or ""), *problems) if p)
     return merged

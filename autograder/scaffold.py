@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import re
 import secrets
-from importlib import resources
 from pathlib import Path
 
 import yaml
 
-from autograder.config import ConfigError, load_config
+from autograder.config import ConfigError, load_config, package_text
 
 ID = re.compile(r"^[a-z][a-z0-9_]*$")
 FILES = {  # template in autograder/templates/ → path in the assignment folder
@@ -61,7 +60,7 @@ def scaffold(aid: str, config: Path) -> list[Path]:
     _indent(config.read_text(), config)
     written = []
     for template, name in FILES.items():
-        text = resources.files("autograder").joinpath("templates", template).read_text()
+        text = package_text(f"templates/{template}")
         path = folder / name.format(id=aid)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text.replace("__ID__", aid))

@@ -1,7 +1,7 @@
 """Written answers, graded by hand: reading them from notebooks, and the pages TAs grade from.
 
 ``autograder written -a ID -o OUT PATH...`` takes what ``grade`` takes (notebooks, export zips,
-folders of them, Gradescope exports: :func:`autograder.batch.discover`) and writes into OUT:
+folders of them, Gradescope exports: :func:`autograder.intake.discover`) and writes into OUT:
 
 - ``index.html``: links to every page, and one row per submission (who, and why it has no
   answers when it has none);
@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from autograder.config import Assignment
+from autograder.config import Assignment, template
 from autograder.results import csv_text, html_text, write_atomic
 from autograder.submission import SubmissionError, notebook_bytes
 
@@ -250,8 +250,8 @@ def anonymous_code(name: str, sha256: str) -> str:
 
 
 def _entry(item: Any, assignment: Assignment, *, anonymise: bool) -> Entry:
-    """Read one item of :func:`autograder.batch.discover` into its entry (never raises)."""
-    from autograder.batch import stage
+    """Read one item of :func:`autograder.intake.discover` into its entry (never raises)."""
+    from autograder.intake import stage
 
     if anonymise:
         label = slug = anonymous_code(item.name, item.sha256)
@@ -275,8 +275,6 @@ def _entry(item: Any, assignment: Assignment, *, anonymise: bool) -> Entry:
 
 
 def _page(title: str, body: str) -> str:
-    from autograder.gradescope import template
-
     return template("written.html").substitute(title=html_text(title), body=body)
 
 
@@ -393,7 +391,7 @@ def write_written(
     """Write the pages and the score template (see the module docs) into ``out``; return the
     files written. Raises only for inputs that are not there (BatchError), never for a
     submission that cannot be read: its row says why."""
-    from autograder.batch import BatchError, discover
+    from autograder.intake import BatchError, discover
 
     items = discover(paths, notebook_name=assignment.notebook, gradescope_export=gradescope_export)
     if not items:

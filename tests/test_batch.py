@@ -25,11 +25,12 @@ from typing import Any
 import nbformat
 import pytest
 
-from autograder.batch import BatchError, discover, grade_batch
+from autograder.batch import grade_batch
 from autograder.build import build
 from autograder.checks import CheckResult
 from autograder.config import Assignment
 from autograder.grading import QuestionResult, results_json
+from autograder.intake import BatchError, discover
 from tests.conftest import ROOT
 
 CHEAP = (
@@ -160,7 +161,7 @@ def test_a_rerun_grades_only_what_changed_and_force_regrades_all(ex08, tmp_path)
 
     plan(folder / "s03.ipynb", scores={"p2_var_y": 1}, id="s03-v2")  # the student resubmitted
     results = json.loads((out / "s07" / "results.json").read_text())
-    results["extra_data"]["grader_version"] = "0.0.0"  # graded by an older grader
+    results["extra_data"]["fingerprint"]["code"] = "0" * 64  # graded by older grading code
     (out / "s07" / "results.json").write_text(json.dumps(results))
     assert sorted(grade_batch(ex08, [folder], **run).graded) == ["broken", "s03", "s07"]
     assert float(read_grades(out)["s03"]["total"]) == 0  # 1 ≠ 2 points: the fake's check fails
@@ -312,7 +313,7 @@ def test_the_log_says_what_happened_to_each_submission_and_the_bar_ticks(
     assert "Traceback" in log  # the worker's own report of the failure
     grade_batch(ex08, [folder], out=out, jobs=2, grade=fake_grade)
     log = (out / "batch.log").read_text()
-    assert "skipped good: already graded" in log and log.count("error bad") == 2
+    assert "skipped good: graded with the same file" in log and log.count("error bad") == 2
     assert "graded slow: 0 of" in log
 
 
@@ -488,7 +489,7 @@ def test_the_cli_interrupted_by_ctrl_c_resumes_to_the_same_grades(reference, tmp
 
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    assert f"already graded, skipped: {len(partial)}" in done.stdout
+    assert f"current, not graded again: {len(partial)}" in done.stdout
     assert "submissions 29: graded 3, failed to grade 26" in done.stdout
     check_grades(out, expected)
     assert {n: r for n, r in read_grades(out).items() if n in partial} == partial

@@ -22,9 +22,10 @@ import jsonschema
 import pytest
 import yaml
 
-from autograder.batch import BatchError, grade_batch
+from autograder.batch import grade_batch
 from autograder.cluster import SCHEDULER_ENV, slurm_cluster, slurm_settings
 from autograder.config import schema
+from autograder.intake import BatchError
 from tests import test_batch
 from tests.conftest import ROOT
 from tests.test_batch import (
@@ -266,7 +267,7 @@ def test_the_cli_grades_on_the_scheduler_of_the_environment_as_it_does_locally(
     again = subprocess.run(
         [*command, str(tmp_path / "remote")], env=env, capture_output=True, text=True
     )
-    assert "already graded, skipped: 27" in again.stdout, again.stderr
+    assert "current, not graded again: 27" in again.stdout, again.stderr
 
 
 @pytest.mark.slow

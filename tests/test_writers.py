@@ -16,9 +16,10 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from autograder.batch import _note, grade_batch
+from autograder.batch import grade_batch
 from autograder.checks import CheckResult
 from autograder.config import Assignment
+from autograder.gradebook import Gradebook
 from autograder.grading import QuestionResult, results_json
 from autograder.report import report_html, summarize
 from autograder.results import (
@@ -112,7 +113,7 @@ def test_the_written_pages_and_the_log_are_written_whatever_the_text(ex08, tmp_p
         write_atomic(tmp_path / name, page)
         written = utf8(tmp_path / name)
         assert "\x00" not in written and "\x1b" not in written
-    _note(tmp_path, text)
+    Gradebook(ex08, tmp_path).note(text)
     assert utf8(tmp_path / "batch.log").count("\n") >= 1
 
 

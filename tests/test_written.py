@@ -14,8 +14,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.batch import BatchError
 from autograder.build import build
+from autograder.intake import BatchError
 from autograder.results import merge_written, read_written_scores
 from autograder.written import MathImages, render_text, write_written, written_answers
 from tests.conftest import ROOT

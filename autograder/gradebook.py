@@ -1,0 +1,482 @@
+"""The gradebook: OUT as the ledger of one assignment's grades.
+
+OUT holds one folder per submission with its ``results.json`` (the record of a grade, with the
+fingerprint of everything that decided it: :mod:`autograder.fingerprint`), and what is derived
+from them: ``grades.csv`` (one row per submission), ``changes.csv`` (every change of a
+question's score, when and why), ``report.html`` and ``batch.log``. The rules:
+
+- **One assignment.** ``gradebook.json`` names OUT's assignment; grading another one into it is
+  refused.
+- **A union.** ``grades.csv`` is made from every result in OUT, whatever subset of the class a
+  command named (late submissions, one student's regrade): no row is lost.
+- **Never stale in silence.** A row is *current* when its file's SHA-256 and every part of its
+  fingerprint are those of now. A command regrades the rows it names that are not current and
+  says why, in one line per cause ("hidden tests changed since 31 rows were graded"). A change of
+  points alone is applied to the recorded checks of every row in OUT, named or not, without
+  running student code. A row that is not current and was not named is marked ``stale`` in
+  grades.csv, with what changed.
+- **Changes explained.** Every score that a regrade or rescore changes is a row of
+  ``changes.csv``: submission, question, before, after, the checks that changed, the cause.
+- **Atomic.** Every file is written whole or not at all (``results.write_atomic``), each
+  results.json as its submission finishes, so an interrupted run loses only what was in flight;
+  a lock keeps two runs out of one OUT.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import fcntl
+import io
+import json
+import shutil
+import statistics
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from autograder.config import Assignment
+from autograder.fingerprint import RESCORABLE, changed_parts, describe, fingerprint
+from autograder.intake import (
+    CHANGES,
+    GRADES,
+    LEDGER,
+    LOCK,
+    LOG_NAME,
+    RESERVED,
+    STAGING,
+    BatchError,
+    Item,
+    Student,
+)
+from autograder.results import (
+    csv_text,
+    gradebook,
+    gradebook_row,
+    merge_written,
+    plain_text,
+    write_atomic,
+    write_json,
+    written_cells,
+)
+
+CHANGE_COLUMNS = ["when", "submission", "question", "before", "after", "change", "checks", "cause"]
+RETRIED = frozenset({"error", "refused"})
+"""Statuses of a row that was not graded for a reason of the grader's side: always retried."""
+
+
+def failed_results(assignment: Assignment, item: Item, reason: str, *, status: str) -> dict:
+    """results.json for a submission that could not be graded: zero on every question."""
+    from autograder.grading import ungraded_results
+
+    results = ungraded_results(
+        assignment, "grading", reason, time.monotonic(), note=f"Not graded: {reason}"
+    )
+    results["extra_data"]["status"] = status
+    results["extra_data"]["reason"] = reason
+    return results
+
+
+def annotate(results: dict[str, Any], item: Item, seconds: float) -> dict[str, Any]:
+    """Add what intake knows (identity, file hash, submission time, status) to a results.json."""
+    extra = results.setdefault("extra_data", {})
+    if "status" not in extra:
+        if extra.get("submission_sha256") is None:  # grade_submission could not read it
+            extra["status"] = "unreadable"
+            extra["reason"] = next(
+                (t["output"].partition(": ")[2] for t in results.get("tests", []) if t["output"]),
+                "not a readable submission",
+            )
+        else:
+            extra["status"] = "graded"
+    extra["batch"] = {
+        "name": item.name,
+        "source": str(item.source) + (f"!{item.member}" if item.member else ""),
+        "sha256": item.sha256,
+        "students": [vars(s) for s in item.students],
+        "submitted": item.submitted,
+        "seconds": round(seconds, 3),
+    }
+    return results
+
+
+def what_happened(results: Mapping[str, Any]) -> str:
+    """What cost a graded submission points besides wrong answers, in words: the questions
+    whose checks stopped at a timeout or a crash, and the cells that failed (empty if none)."""
+    extra = results.get("extra_data") or {}
+    incidents = extra.get("incidents") or {}
+    parts = [f"{q} {plain_text(why)}" for q, why in incidents.items()]
+    cells = [f"{i} ({s})" for i, s in enumerate(extra.get("cells") or [], start=1) if s != "ok"]
+    if cells:
+        parts.append(f"failed cells: {', '.join(cells)}")
+    return "; ".join(parts)
+
+
+def row_of(results: Mapping[str, Any]) -> dict[str, Any]:
+    """The gradebook row of an annotated results.json (identity, hash, points, status, and the
+    reason: why it was not graded, or what cost it points besides wrong answers)."""
+    extra = results.get("extra_data") or {}
+    batch = extra.get("batch") or {}
+    students = [Student(**s) for s in batch.get("students", [])]
+    row = gradebook_row(batch.get("name", ""), results)
+    reason = extra.get("reason") or what_happened(results)
+    row.update(
+        sha256=batch.get("sha256", row["sha256"]),
+        name="; ".join(s.name for s in students),
+        email="; ".join(s.email for s in students),
+        sid="; ".join(s.sid for s in students),
+        reason=" ".join(str(reason).split())[:300],
+    )
+    return row
+
+
+def outcome(name: str, results: Mapping[str, Any], seconds: float) -> str:
+    """The batch.log line of a submission that finished."""
+    extra = results.get("extra_data") or {}
+    status = extra.get("status", "graded")
+    if status == "graded":
+        possible = sum(t.get("max_score", 0) for t in results.get("tests", []))
+        line = f"graded {name}: {results['score']:g} of {possible:g} points in {seconds:.1f} s"
+        happened = what_happened(results)
+        return f"{line}; {happened}" if happened else line
+    return f"{status} {name} after {seconds:.1f} s: {extra.get('reason', '')}"
+
+
+def _scores(results: Mapping[str, Any] | None) -> dict[str, float]:
+    return {
+        t["name"]: float(t.get("score", 0))
+        for t in (results or {}).get("tests", [])
+        if t.get("max_score")
+    }
+
+
+def _checks_changed(before: Mapping[str, Any], after: Mapping[str, Any], question: str) -> str:
+    """Which recorded checks of ``question`` changed between two results, in words."""
+
+    def checks(results: Mapping[str, Any]) -> dict[str, bool] | None:
+        recorded = ((results.get("extra_data") or {}).get("checks") or {}).get(question)
+        return None if recorded is None else {name: ok for name, ok, _ in recorded}
+
+    old, new = checks(before), checks(after)
+    if old is None or new is None:
+        return ""
+    words = []
+    for label, names in (
+        ("now passes", [n for n in new if n in old and new[n] and not old[n]]),
+        ("now fails", [n for n in new if n in old and old[n] and not new[n]]),
+        ("new check", [n for n in new if n not in old]),
+        ("check removed", [n for n in old if n not in new]),
+    ):
+        if names:
+            words.append(f"{label}: {', '.join(names)}")
+    return "; ".join(words) or "same checks, other weights or points"
+
+
+@dataclass
+class Plan:
+    """What a command does with the submissions it named (see :meth:`Gradebook.plan`)."""
+
+    todo: list[Item] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)
+    """One line per cause of regrading or rescoring ("hidden tests changed since ...")."""
+
+
+class Gradebook:
+    """OUT as the ledger of ``assignment``'s grades (see the module's rules).
+
+    Use it inside :meth:`open`, which locks OUT, checks its assignment and loads every result in
+    it. ``written``: the hand-graded scores merged into grades.csv
+    (:func:`autograder.results.read_written_scores`)."""
+
+    def __init__(
+        self,
+        assignment: Assignment,
+        out: Path,
+        *,
+        written: Mapping[str, Mapping[str, str]] | None = None,
+    ) -> None:
+        self.assignment = assignment
+        self.out = Path(out)
+        self.written = written
+        self.manual = {q.id: q.points for q in assignment.questions if q.manual}
+        self.current = fingerprint(assignment)
+        self.results: dict[str, dict[str, Any]] = {}
+        """Every results.json of the assignment in OUT, by submission name."""
+        self.causes: dict[str, str] = {}
+        self.changes: list[dict[str, Any]] = []
+        """The score changes of this run (also appended to changes.csv)."""
+        self.when = time.strftime("%Y-%m-%d %H:%M:%S")
+        self.earlier: list[dict[str, str]] = []
+        """changes.csv's rows from earlier runs."""
+        self._others: set[str] = set()
+
+    # -- opening ------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def open(self) -> Iterator[Gradebook]:
+        self.out.mkdir(mode=0o700, parents=True, exist_ok=True)  # other students' results
+        with open(self.out / LOCK, "a") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise BatchError(f"{self.out} is in use by another grading run") from None
+            self._clean_partials()
+            self._load()
+            self._claim()
+            with contextlib.suppress(OSError):
+                text = (self.out / CHANGES).read_text(encoding="utf-8")
+                self.earlier = list(csv.DictReader(io.StringIO(text)))
+            yield self
+
+    def _clean_partials(self) -> None:
+        """Remove what a run killed without warning left: atomic-write temporaries, staging."""
+        shutil.rmtree(self.out / STAGING, ignore_errors=True)
+        for tmp in [*self.out.glob(".*.tmp"), *self.out.glob("*/.*.tmp")]:
+            tmp.unlink(missing_ok=True)
+
+    def _load(self) -> None:
+        for folder in sorted(self.out.iterdir()):
+            if folder.name in RESERVED or folder.name.startswith(".") or not folder.is_dir():
+                continue
+            try:
+                results = json.loads((folder / "results.json").read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            if not isinstance(results, dict) or not isinstance(results.get("tests"), list):
+                continue
+            owner = (results.get("extra_data") or {}).get("assignment")
+            if owner == self.assignment.id:
+                self.results[folder.name] = results
+            else:
+                self._others.add(str(owner))
+
+    def _claim(self) -> None:
+        """Refuse an OUT of another assignment; record this one as OUT's."""
+        path = self.out / LEDGER
+        try:
+            owner = json.loads(path.read_text(encoding="utf-8")).get("assignment")
+        except (OSError, ValueError, AttributeError):
+            owner = next(iter(sorted(self._others)), None)  # an OUT from before the ledger file
+        if owner not in (None, self.assignment.id):
+            raise BatchError(
+                f"{self.out} holds the grades of {plain_text(owner)}: grade "
+                f"{self.assignment.id} into another folder"
+            )
+        if not path.exists():
+            write_json(path, {"assignment": self.assignment.id})
+
+    # -- what to grade ------------------------------------------------------------------------
+
+    def plan(self, items: Sequence[Item], *, force: bool = False) -> Plan:
+        """Decide, for each named submission, whether to grade it, and rescore the rows of OUT
+        whose points alone changed. Each cause of grading is one line of ``lines`` (in
+        batch.log too)."""
+        plan = Plan()
+        causes: dict[str, list[str]] = defaultdict(list)
+        for item in items:
+            previous = self.results.get(item.name)
+            cause = self._cause(item, previous, force)
+            if cause is None:
+                plan.skipped.append(item.name)
+                self.note(f"skipped {item.name}: graded with the same file and fingerprint")
+            else:
+                plan.todo.append(item)
+                self.causes[item.name] = cause
+                causes[cause].append(item.name)
+        for cause, names in causes.items():
+            plan.lines.append(_cause_line(cause, len(names)))
+        rescored = self._rescore()
+        if rescored:
+            what = describe(sorted(rescored[0][1]))
+            plan.lines.append(
+                f"{what} changed since {_rows(len(rescored))} graded: rescored from their "
+                "recorded checks, no student code run"
+            )
+        for line in plan.lines:
+            self.note(line)
+        return plan
+
+    def _cause(self, item: Item, previous: Mapping[str, Any] | None, force: bool) -> str | None:
+        """Why ``item`` is graded now (None: its row is current)."""
+        if previous is None:
+            return "new"
+        extra = previous.get("extra_data") or {}
+        if force:
+            return "--force"
+        if (extra.get("batch") or {}).get("sha256") != item.sha256:
+            return "a new file"
+        if extra.get("status") in RETRIED:
+            return "not graded before"
+        parts = self.changed(previous)
+        if not parts or (set(parts) <= RESCORABLE and self._rescorable(previous)):
+            return None
+        if not isinstance(extra.get("fingerprint"), Mapping):
+            return "graded before grades had fingerprints"
+        return f"{describe(parts)} changed"
+
+    def changed(self, results: Mapping[str, Any]) -> list[str]:
+        """The parts of the fingerprint that changed since ``results`` were graded."""
+        return changed_parts((results.get("extra_data") or {}).get("fingerprint"), self.current)
+
+    def _rescorable(self, results: Mapping[str, Any]) -> bool:
+        from autograder.grading import rescore
+
+        return rescore(results, self.assignment) is not None
+
+    def _rescore(self) -> list[tuple[str, list[str]]]:
+        """Apply a change of points alone to every row of OUT that has recorded checks."""
+        from autograder.grading import rescore
+
+        done = []
+        for name, results in sorted(self.results.items()):
+            if name in self.causes:
+                continue
+            parts = self.changed(results)
+            if not parts or not set(parts) <= RESCORABLE:
+                continue
+            new = rescore(results, self.assignment)
+            if new is not None:
+                self._store(name, new, "points changed")
+                done.append((name, parts))
+        return done
+
+    # -- recording ----------------------------------------------------------------------------
+
+    def record(self, item: Item, results: dict[str, Any], seconds: float) -> dict[str, Any]:
+        """Store the results of ``item`` graded now (results.json, changes, grades.csv, log)."""
+        results = annotate(results, item, seconds)
+        self._store(item.name, results, self.causes.get(item.name, "new"))
+        self.write()
+        self.note(outcome(item.name, results, seconds))
+        return results
+
+    def _store(self, name: str, results: dict[str, Any], cause: str) -> None:
+        before = self.results.get(name)
+        write_json(self.out / name / "results.json", results)
+        self.results[name] = results
+        if before is None:
+            return
+        old, new = _scores(before), _scores(results)
+        for question in [q.id for q in self.assignment.graded]:
+            a, b = old.get(question), new.get(question)
+            if a == b:
+                continue
+            self.changes.append(
+                {
+                    "when": self.when,
+                    "submission": name,
+                    "question": question,
+                    "before": "" if a is None else a,
+                    "after": "" if b is None else b,
+                    "change": round((b or 0.0) - (a or 0.0), 4),
+                    "checks": _checks_changed(before, results, question),
+                    "cause": cause,
+                }
+            )
+
+    # -- what is written ----------------------------------------------------------------------
+
+    def stale(self) -> dict[str, str]:
+        """Rows of OUT graded before a part of the fingerprint changed (not named by this
+        command, or not reached by an interrupted run): what changed."""
+        found = {}
+        for name, results in self.results.items():
+            parts = self.changed(results)
+            if parts:
+                found[name] = f"{describe(parts)} changed since it was graded"
+        return found
+
+    def rows(self) -> list[dict[str, Any]]:
+        """grades.csv's rows: every result of OUT, by submission name; stale rows say so."""
+        stale = self.stale()
+        rows = []
+        for name in sorted(self.results):
+            row = row_of(self.results[name])
+            if name in stale:
+                row.update(status="stale", reason=f"{stale[name]}: grade its file again")
+            if self.written is not None:
+                row = merge_written(row, self.written, self.manual)
+            rows.append(row)
+        return rows
+
+    def incidents(self) -> dict[str, str]:
+        """Graded rows that lost points to a timeout, a crash or a failed cell: what happened."""
+        found = {}
+        for name, results in sorted(self.results.items()):
+            happened = what_happened(results)
+            if happened and (results.get("extra_data") or {}).get("status") == "graded":
+                found[name] = happened
+        return found
+
+    def unmatched(self) -> list[str]:
+        """The names of the written scores that match no row of OUT."""
+        return sorted(set(self.written or {}) - set(self.results))
+
+    def written_problems(self) -> list[str]:
+        """What is wrong with the written scores: names that match no row of OUT, cells that
+        are not a score, rows that have none."""
+        if self.written is None:
+            return []
+        problems = [
+            f"the written scores of {plain_text(name)!r} match no submission in {self.out}"
+            for name in self.unmatched()
+        ]
+        for name in sorted(self.results):
+            cells = self.written.get(name)
+            if cells is None:
+                problems.append(f"{name}: no written scores")
+            else:
+                problems += [f"{name}: {bad}" for bad in written_cells(cells, self.manual)[2]]
+        return problems
+
+    def write(self) -> None:
+        """grades.csv from every row, and changes.csv with this run's changes appended."""
+        questions = [q.id for q in self.assignment.graded]
+        text = gradebook(self.rows(), questions, written=list(self.manual))
+        write_atomic(self.out / GRADES, text)
+        if self.changes:
+            changes = csv_text(CHANGE_COLUMNS, [*self.earlier, *self.changes])
+            write_atomic(self.out / CHANGES, changes)
+
+    def note(self, text: str) -> None:
+        """Append one line, time-stamped, to OUT/batch.log (workers append their own errors)."""
+        line = " ".join(plain_text(text).split())
+        with open(self.out / LOG_NAME, "a", encoding="utf-8") as f:
+            f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}\n")
+
+
+def _rows(n: int) -> str:
+    return f"{n} row was" if n == 1 else f"{n} rows were"
+
+
+def _cause_line(cause: str, n: int) -> str:
+    if cause == "new":
+        return f"{n} new submission{'s' if n != 1 else ''}: grading {'it' if n == 1 else 'them'}"
+    if cause == "a new file":
+        return f"a new file for {n} submission{'s' if n != 1 else ''}: grading again"
+    if cause == "--force":
+        return f"--force: regrading {n} submission{'s' if n != 1 else ''}"
+    if cause == "not graded before":
+        return f"{n} submission{'s' if n != 1 else ''} not graded before (error): grading again"
+    return f"{cause} since {_rows(n)} graded: regrading {'it' if n == 1 else 'them'}"
+
+
+def changes_summary(changes: Iterable[Mapping[str, Any]], assignment: Assignment) -> list[str]:
+    """Lines saying how many students a run's changes touched, and by how much, per question."""
+    changes = list(changes)
+    if not changes:
+        return []
+    students = {c["submission"] for c in changes}
+    lines = [f"changed: {len(students)} submission{'s' if len(students) != 1 else ''}"]
+    for q in assignment.graded:
+        deltas = [float(c["change"]) for c in changes if c["question"] == q.id]
+        if deltas:
+            lines.append(
+                f"  {q.id}: {len(deltas)} submission{'s' if len(deltas) != 1 else ''}, "
+                f"mean {statistics.fmean(deltas):+.2f} (from {min(deltas):+g} to {max(deltas):+g})"
+            )
+    return lines

@@ -1,0 +1,372 @@
+"""The gradebook is a ledger: every change of what decides a grade regrades exactly the rows it
+touched and says why, a points change is rescored without running student code, every changed
+score is explained in changes.csv, no row is ever lost, and OUT holds one assignment.
+
+The fingerprint tests grade with ``fake_grade`` (a submission is a JSON plan of scores) in a
+scaffolded project whose files each test changes; one test grades real notebooks to see a fixed
+hidden test change a student's score and name the check that changed.
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import nbformat
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from autograder.batch import grade_batch
+from autograder.build import build
+from autograder.checks import CheckResult
+from autograder.config import Assignment, find_assignment
+from autograder.fingerprint import PARTS, fingerprint
+from autograder.gradebook import changes_summary
+from autograder.grading import QuestionResult, rescore, results_json
+from autograder.intake import BatchError
+from tests.conftest import ROOT
+from tests.test_batch import fake_grade, plan, read_grades
+from tests.test_scaffold import edit, project
+
+
+@pytest.fixture
+def config(tmp_path) -> Path:
+    return project(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def ex08_free_scaffold(tmp_path_factory) -> Assignment:
+    """The scaffolded assignment (two auto-graded questions and a written one)."""
+    return find_assignment("a1", project(tmp_path_factory.mktemp("project")))
+
+
+def grade(config: Path, paths: list[Path], out: Path, **kw):
+    assignment = find_assignment("a1", config)
+    return grade_batch(assignment, paths, out=out, jobs=1, grade=fake_grade, **kw)
+
+
+def changes(out: Path) -> list[dict[str, str]]:
+    with (out / "changes.csv").open() as f:
+        return list(csv.DictReader(f))
+
+
+def a_class(folder: Path, n: int = 3) -> list[Path]:
+    return [plan(folder / f"s{i}.ipynb", scores={"p1_mean_square": 2 * (i % 2)}) for i in range(n)]
+
+
+def in_folder(config: Path, name: str, old: str, new: str) -> None:
+    edit(config.parent / "solutions" / "a1" / name, old, new)
+
+
+NEW_SEED = f'seed: "{"0123456789abcdef" * 2}"'  # another secret, for every assignment
+CHANGES = {
+    "hidden tests": lambda c: in_folder(c, "hidden_tests.py", "rtol=1e-9", "rtol=1e-8"),
+    "reference": lambda c: in_folder(c, "a1.py", "n_columns = 2", "n_columns = 2 "),
+    "public data": lambda c: (c.parent / "solutions/a1/data/more.csv").write_text("x\n1\n"),
+    "seed": lambda c: c.write_text(re.sub('seed: "[0-9a-f]+"', NEW_SEED, c.read_text())),
+    "limits": lambda c: edit(c, "  a1:\n", "  a1:\n    limits: {call_seconds: 30}\n"),
+    "requirements": lambda c: edit(
+        c, "- numpy>=2,<3\n    questions:", "- numpy>=2\n    questions:"
+    ),
+    "questions": lambda c: edit(c, "  a1:\n", "  a1:\n    notebook: other.ipynb\n"),
+    "visibility": lambda c: edit(c, "  a1:\n", "  a1:\n    visibility: {tests: visible}\n"),
+}
+
+
+def test_every_part_of_the_fingerprint_has_a_change_test():
+    assert set(CHANGES) | {"points", "code"} == set(PARTS)
+
+
+@pytest.mark.parametrize("part", sorted(CHANGES))
+def test_a_change_regrades_exactly_the_rows_graded_before_it_and_says_why(config, tmp_path, part):
+    out = tmp_path / "out"
+    subs = a_class(tmp_path / "class")
+    assert len(grade(config, subs, out).graded) == 3
+    before = fingerprint(find_assignment("a1", config))
+    CHANGES[part](config)
+    after = fingerprint(find_assignment("a1", config))
+    assert [p for p in PARTS if before[p] != after[p]] == [part]
+
+    first = grade(config, subs[:1], out)  # one student only: the others stay, marked stale
+    assert first.graded == ["s0"]
+    assert first.reasons == [f"{part} changed since 1 row was graded: regrading it"]
+    rows = read_grades(out)
+    assert set(rows) == {"s0", "s1", "s2"}
+    assert rows["s0"]["status"] == "graded"
+    for name in ("s1", "s2"):
+        assert rows[name]["status"] == "stale" and f"{part} changed" in rows[name]["reason"]
+    assert set(first.stale) == {"s1", "s2"}
+
+    rest = grade(config, subs, out)  # exactly the rows graded before the change
+    assert sorted(rest.graded) == ["s1", "s2"] and rest.skipped == ["s0"]
+    assert rest.reasons == [f"{part} changed since 2 rows were graded: regrading them"]
+    assert {r["status"] for r in read_grades(out).values()} == {"graded"}
+    assert grade(config, subs, out).graded == []  # unchanged: nothing
+    assert not (out / "changes.csv").exists(), "the same scores: no change to explain"
+
+
+def test_a_change_of_points_is_rescored_for_every_row_without_grading(config, tmp_path):
+    out = tmp_path / "out"
+    subs = a_class(tmp_path / "class")
+    grade(config, subs, out)
+    edit(config, "p1_mean_square: {points: 2}", "p1_mean_square: {points: 5}")
+    again = grade(config, [subs[0]], out)  # even rows not named: no student code runs
+    assert again.graded == []
+    assert again.reasons == [
+        "points changed since 3 rows were graded: rescored from their recorded checks, no "
+        "student code run"
+    ]
+    rows = read_grades(out)
+    assert {n: float(r["total"]) for n, r in rows.items()} == {"s0": 0.0, "s1": 5.0, "s2": 0.0}
+    results = json.loads((out / "s1" / "results.json").read_text())
+    assert results["output"].startswith("Auto-graded score: 5 / 6.")
+    assert results["extra_data"]["fingerprint"] == fingerprint(find_assignment("a1", config))
+    assert [(c["submission"], c["before"], c["after"], c["cause"]) for c in changes(out)] == [
+        ("s1", "2.0", "5.0", "points changed")
+    ]
+
+
+weights = st.floats(0.25, 4, allow_nan=False)
+check_lists = st.lists(st.tuples(st.booleans(), weights), min_size=1, max_size=4)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(check_lists, min_size=2, max_size=2),
+    st.lists(st.sampled_from([0.5, 1, 2, 3, 5, 7.5]), min_size=3, max_size=3),
+)
+def test_rescoring_equals_grading_with_the_new_points(ex08_free_scaffold, checks, points):
+    """Property: rescoring recorded checks under new points gives exactly the results.json that
+    grading with those points gives (scores, statuses, total, output)."""
+    old = ex08_free_scaffold
+    new = replace(
+        old,
+        questions=tuple(replace(q, points=p) for q, p in zip(old.questions, points, strict=True)),
+    )
+
+    def graded(a):
+        qs = [
+            QuestionResult(q, tuple(CheckResult(f"c{i}", ok, "", w) for i, (ok, w) in enumerate(c)))
+            for q, c in zip(a.graded, checks, strict=True)
+        ]
+        results = results_json(a, qs, time.monotonic(), note="", sha256="x")
+        results.pop("execution_time")
+        return results
+
+    rescored = rescore(graded(old), new)
+    assert rescored == graded(new)
+
+
+def test_grades_by_other_grading_code_are_regraded(config, tmp_path):
+    out = tmp_path / "out"
+    subs = a_class(tmp_path / "class")
+    grade(config, subs, out)
+    path = out / "s2" / "results.json"
+    results = json.loads(path.read_text())
+    results["extra_data"]["fingerprint"]["code"] = "0" * 64
+    path.write_text(json.dumps(results))
+    again = grade(config, subs, out)
+    assert again.graded == ["s2"]
+    assert again.reasons == ["code changed since 1 row was graded: regrading it"]
+
+
+def test_the_code_digest_follows_the_package_files(tmp_path):
+    copy = tmp_path / "autograder"
+    shutil.copytree(ROOT / "autograder", copy, ignore=shutil.ignore_patterns("__pycache__"))
+    run = [sys.executable, "-c", "from autograder.fingerprint import version; print(version())"]
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+
+    def digest() -> str:
+        done = subprocess.run(run, env=env, cwd=tmp_path, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.split("(code ")[1]
+
+    first = digest()
+    assert digest() == first
+    (copy / "report.py").write_text((copy / "report.py").read_text() + "\n# a comment\n")
+    assert digest() != first
+
+
+def test_a_late_submission_into_the_same_out_keeps_every_earlier_row(config, tmp_path):
+    out = tmp_path / "out"
+    grade(config, a_class(tmp_path / "class"), out)
+    late = plan(tmp_path / "late" / "late.ipynb", scores={"p1_mean_square": 2})
+    result = grade(config, [late], out)
+    assert result.graded == ["late"]
+    rows = read_grades(out)
+    assert sorted(rows) == ["late", "s0", "s1", "s2"]
+    assert {r["status"] for r in rows.values()} == {"graded"}
+    assert len(result.rows) == 4 and result.summary.count == 4
+
+
+def test_a_resubmission_replaces_the_row_and_the_change_is_explained(config, tmp_path):
+    out = tmp_path / "out"
+    subs = a_class(tmp_path / "class")
+    grade(config, subs, out)
+    plan(subs[0], scores={"p1_mean_square": 2}, id="s0-v2")
+    again = grade(config, subs, out)
+    assert again.graded == ["s0"] and again.reasons == [
+        "a new file for 1 submission: grading again"
+    ]
+    (change,) = changes(out)
+    assert (change["submission"], change["question"]) == ("s0", "p1_mean_square")
+    assert (change["before"], change["after"], change["change"]) == ("0.0", "2.0", "2.0")
+    assert change["checks"] == "now passes: right value" and change["cause"] == "a new file"
+    assert changes_summary(again.changes, find_assignment("a1", config)) == [
+        "changed: 1 submission",
+        "  p1_mean_square: 1 submission, mean +2.00 (from +2 to +2)",
+    ]
+    report = (out / "report.html").read_text().split("Changes in this run")[1]
+    assert "p1_mean_square: 1 submission, mean +2.00" in report
+    assert "<td>s0</td><td>p1_mean_square</td><td>0.0</td><td>2.0</td>" in report
+    grade(config, [plan(subs[1], scores={}, id="s1-v2")], out)  # changes.csv keeps both
+    assert [c["submission"] for c in changes(out)] == ["s0", "s1"]
+
+
+def test_an_out_of_another_assignment_is_refused_and_left_alone(config, tmp_path, ex08):
+    out = tmp_path / "out"
+    grade(config, a_class(tmp_path / "class"), out)
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file() and p.name != ".lock"}
+    with pytest.raises(BatchError, match="holds the grades of a1: grade ex08 into another folder"):
+        grade_batch(ex08, [tmp_path / "class"], out=out, jobs=1, grade=fake_grade)
+    assert {p: p.read_bytes() for p in before} == before
+    assert json.loads((out / "gradebook.json").read_text()) == {"assignment": "a1"}
+
+
+def test_an_out_from_before_the_ledger_file_is_recognised_by_its_results(config, tmp_path, ex08):
+    out = tmp_path / "out"
+    grade(config, a_class(tmp_path / "class"), out)
+    (out / "gradebook.json").unlink()
+    with pytest.raises(BatchError, match="holds the grades of a1"):
+        grade_batch(ex08, [tmp_path / "class"], out=out, jobs=1, grade=fake_grade)
+
+
+def test_written_scores_that_match_no_submission_are_named_and_fail_the_cli(config, tmp_path):
+    out = tmp_path / "out"
+    subs = a_class(tmp_path / "class", 2)
+    scores = {"s0": {"p1_explain": "1"}, "s1": {"p1_explain": "9"}, "ghost": {"p1_explain": "1"}}
+    result = grade(config, subs, out, written=scores)
+    assert result.unmatched == ["ghost"]
+    assert result.written_problems == [
+        f"the written scores of 'ghost' match no submission in {out}",
+        "s1: written p1_explain: '9' is not a score from 0 to 1",
+    ]
+    log = (out / "batch.log").read_text()
+    assert "'ghost' match no submission" in log and "'9' is not a score" in log
+
+    written = tmp_path / "written.csv"
+    written.write_text("submission,p1_explain\ns0,1\nghost,1\n")
+    command = [sys.executable, "-m", "autograder", "grade", "-a", "a1", "-o", str(out)]
+    command += [*map(str, subs), "--written", str(written)]
+    done = subprocess.run(command, cwd=config.parent, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1
+    assert "written scores: the written scores of 'ghost' match no submission" in done.stderr
+    assert "written scores: s1: no written scores" in done.stderr
+    ok = subprocess.run(
+        [*command, "--unmatched-ok"], cwd=config.parent, capture_output=True, text=True
+    )
+    assert ok.returncode == 0, ok.stderr
+
+
+def test_version_names_the_code_digest_recorded_in_grades(config, tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "autograder", "--version"], capture_output=True, text=True
+    )
+    assert done.returncode == 0
+    digest = fingerprint(find_assignment("a1", config))["code"]
+    assert done.stdout.strip() == f"autograder 0.1.0 (code {digest[:12]})"
+
+
+# -- what happened is in the gradebook --------------------------------------------------------
+
+
+def test_timeouts_crashes_and_failed_cells_are_named_in_grades_csv_and_the_report(ex08, tmp_path):
+    built = build(ex08, out=tmp_path / "dist")
+    solved = nbformat.read(built.solution, as_version=4)
+    cells = [c.source for c in solved.cells if c.cell_type == "code"]
+    imports = next(s for s in cells if "\nimport torch\n" in s)
+    defs = [s for s in cells if "def var_y(" in s or "def stable_softmax(" in s]
+    folder = tmp_path / "class"
+    folder.mkdir()
+
+    def write(name: str, *sources: str) -> None:
+        nb = nbformat.v4.new_notebook(metadata=solved.metadata)
+        nb.cells = [nbformat.v4.new_code_cell(s) for s in sources]
+        nbformat.write(nb, folder / f"{name}.ipynb")
+
+    write("hangs", imports, *defs, "def var_y(d, sigma):\n    while True:\n        pass\n")
+    crash = "def stable_softmax(z):\n    import ctypes\n    return ctypes.string_at(0)\n"
+    write("segfaults", imports, *defs, crash, "undefined_name")
+    quick = replace(ex08, limits=replace(ex08.limits, call_seconds=2.0, cell_seconds=10.0))
+    grade_batch(quick, [folder], out=tmp_path / "out", jobs=2)
+    rows = read_grades(tmp_path / "out")
+    assert rows["hangs"]["status"] == "graded"
+    assert "p2_var_y timed out" in rows["hangs"]["reason"]
+    assert "p3_softmax crashed" in rows["segfaults"]["reason"]
+    assert "SIGSEGV" in rows["segfaults"]["reason"]
+    assert f"failed cells: {len(defs) + 3} (error)" in rows["segfaults"]["reason"]
+    log = (tmp_path / "out" / "batch.log").read_text()
+    assert "graded hangs:" in log and "p2_var_y timed out" in log
+    page = (tmp_path / "out" / "report.html").read_text()
+    section = page.split("Lost points to a timeout, a crash or a failed cell")[1]
+    assert "hangs" in section and "segfaults" in section
+
+
+# -- the package's shape ------------------------------------------------------------------------
+
+
+def imports_of(path: Path, package: Path) -> set[str]:
+    """The package modules a module imports, at the top or inside functions."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        names = []
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+        elif isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        for name in names:
+            if not name.startswith("autograder"):
+                continue
+            parts = name.split(".")
+            while parts and not (
+                (package.parent / Path(*parts)).with_suffix(".py").is_file()
+                or (package.parent / Path(*parts) / "__init__.py").is_file()
+            ):
+                parts.pop()
+            if len(parts) > 1:
+                found.add(".".join(parts))
+    return found
+
+
+def test_the_package_modules_import_each_other_without_a_cycle():
+    package = ROOT / "autograder"
+    graph = {}
+    for path in package.rglob("*.py"):
+        module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+        module = module.removesuffix(".__init__")
+        graph[module] = imports_of(path, package) - {module}
+    state: dict[str, int] = {}
+    cycle: list[str] = []
+
+    def visit(module: str, stack: list[str]) -> bool:
+        state[module] = 1
+        for other in sorted(graph.get(module, ())):
+            if state.get(other) == 1:
+                cycle.extend([*stack[stack.index(other) :], other] if other in stack else [other])
+                return True
+            if state.get(other) is None and visit(other, [*stack, other]):
+                return True
+        state[module] = 2
+        return False
+
+    assert not any(visit(m, [m]) for m in sorted(graph) if m not in state), " → ".join(cycle)
