@@ -17,12 +17,13 @@ from __future__ import annotations
 import contextlib
 import copy
 import hashlib
+import hmac
 import logging
 import math
 import pickle
 import random
 import sys
-import zlib
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -83,9 +84,12 @@ def question(registry: dict[str, QuestionFn], qid: str) -> Callable[[QuestionFn]
     return register
 
 
-def question_rng(seed: int, qid: str) -> np.random.Generator:
-    """The random generator of one question: depends on the run's seed and the question id only."""
-    return np.random.default_rng([seed, zlib.crc32(qid.encode())])
+def question_rng(key: bytes, qid: str) -> np.random.Generator:
+    """The random generator of one question: depends on the submission's key
+    (:mod:`autograder.keys`) and the question id only. Its entropy is an HMAC of the key, so
+    what one question's inputs reveal says nothing of another's, nor of the key."""
+    entropy = hmac.new(key, b"question\0" + qid.encode(), hashlib.sha256).digest()
+    return np.random.default_rng(int.from_bytes(entropy))
 
 
 class _Abandoned(Exception):
@@ -110,42 +114,45 @@ class Tester:
 
     @contextlib.contextmanager
     def check(self, name: str, weight: float = 1.0) -> Iterator[None]:
-        """One check: the block passes unless it raises; its failure is put in words."""
+        """One check: the block passes unless it raises; its failure is put in words, at most
+        ``MESSAGE_CHARS`` of them (a message quoting the student's exception or values cannot
+        carry a table of inputs)."""
+
+        def fail(message: str) -> None:
+            self.results.append(CheckResult(name, False, capped(message), weight))
+
         self._checking = True
         try:
             if self._abandoned:
-                self.results.append(CheckResult(name, False, f"not run: {self._abandoned}", weight))
+                fail(f"not run: {self._abandoned}")
                 with contextlib.suppress(Exception):  # the block stops at its first call
                     yield
                 return
             yield
         except CheckFailed as exc:
-            self.results.append(CheckResult(name, False, str(exc), weight))
+            fail(str(exc))
         except StudentError as exc:
             self.unanswered = self.unanswered or exc.type_name == "NotImplementedError"
-            self.results.append(CheckResult(name, False, _student_error(exc), weight))
+            fail(_student_error(exc))
         except Timeout as exc:
             self._abandoned = f"an earlier call timed out ({exc})"
             self.incident = self.incident or f"timed out: {exc}"
-            self.results.append(CheckResult(name, False, f"timed out: {exc}", weight))
+            fail(f"timed out: {exc}")
         except Crashed as exc:
             self._abandoned = "your code crashed the process earlier in this question"
             self.incident = self.incident or f"crashed: {exc}"
-            self.results.append(CheckResult(name, False, f"your code crashed: {exc}", weight))
+            fail(f"your code crashed: {exc}")
         except ProtocolError as exc:
             self._abandoned = "your code returned data the grader cannot read"
             self.incident = self.incident or "returned data the grader cannot read"
-            self.results.append(CheckResult(name, False, f"unreadable result: {exc}", weight))
+            fail(f"unreadable result: {exc}")
         except _Abandoned:
-            self.results.append(CheckResult(name, False, f"not run: {self._abandoned}", weight))
+            fail(f"not run: {self._abandoned}")
         except UnboundLocalError:  # the test needs a value an earlier check never obtained
-            message = "not checked: it needs a result that an earlier check did not get"
-            self.results.append(CheckResult(name, False, message, weight))
+            fail("not checked: it needs a result that an earlier check did not get")
         except Exception as exc:  # a value of an unexpected kind tripped the test itself
             log.warning("hidden check %r raised %r", name, exc, exc_info=log.isEnabledFor(10))
-            self.results.append(
-                CheckResult(name, False, "the result has an unexpected type or structure", weight)
-            )
+            fail("the result has an unexpected type or structure")
         else:
             self.results.append(CheckResult(name, True, "", weight))
         finally:
@@ -224,20 +231,24 @@ class Tester:
         return int(self.rng.integers(0, 2**31 - 1))
 
     def once(self, key: str, compute: Callable[[], Any]) -> Any:
-        """``compute()``'s value, computed once per process for each question, seed and ``key``.
+        """``compute()``'s value, computed once per process for each question, draw and ``key``.
 
-        For a reference result that depends only on the assignment, the seed and the question
-        (e.g. a reference model trained on the question's seeded data): a batch worker computes
-        it for its first submission only. The memo is exact. It is keyed by the state of this
-        question's rng before the call (with torch's grad mode and default dtype); a later call
-        gets a copy of the value and leaves the rng as ``compute()`` left it, so the test reads
-        on exactly as if it had computed it. A computation that changes a global generator
-        (``random``, numpy's, torch's) is not memoised, since its value may depend on their
-        state: draw from ``t.rng`` (``t.draw_seed()`` inside ``torch.random.fork_rng()``).
-        ``compute`` must not reach the student (``t.call``, ``t.get`` and ``t.define`` raise
-        inside it) and must depend on nothing else that changes between submissions."""
+        For a reference result that depends only on the question's inputs (e.g. a reference
+        model trained on the question's seeded data): verify, which grades the reference, the
+        stub and every variant on the same draws, computes it once per draw. Every submission
+        has inputs of its own (its key), so grading computes it once per submission; the memo
+        keeps the latest ``ONCE_ENTRIES`` values only. The memo is exact. It is keyed by the
+        state of this question's rng before the call (with torch's grad mode and default
+        dtype); a later call gets a copy of the value and leaves the rng as ``compute()`` left
+        it, so the test reads on exactly as if it had computed it. A computation that changes a
+        global generator (``random``, numpy's, torch's) is not memoised, since its value may
+        depend on their state: draw from ``t.rng`` (``t.draw_seed()`` inside
+        ``torch.random.fork_rng()``). ``compute`` must not reach the student (``t.call``,
+        ``t.get`` and ``t.define`` raise inside it) and must depend on nothing else that changes
+        between submissions."""
         memo_key = (id(self.ref), key, _digest(_key_state(self.rng)))
         if memo_key in _ONCE:
+            _ONCE.move_to_end(memo_key)
             value, after = _ONCE[memo_key]
             self.rng.bit_generator.state = after
             return copy.deepcopy(value)
@@ -252,6 +263,8 @@ class Tester:
             return value
         try:
             _ONCE[memo_key] = (copy.deepcopy(value), self.rng.bit_generator.state)
+            while len(_ONCE) > ONCE_ENTRIES:
+                _ONCE.popitem(last=False)
         except Exception:  # noqa: BLE001 - a value that cannot be copied is computed each time
             log.debug("once(%r): not memoised, the value cannot be copied", key, exc_info=True)
         return value
@@ -287,8 +300,10 @@ class Tester:
         return got
 
 
-_ONCE: dict[tuple[int, str, bytes], tuple[Any, dict[str, Any]]] = {}
-"""``Tester.once``'s memo: (reference namespace, key, rng state before) → (value, rng after)."""
+ONCE_ENTRIES = 32
+_ONCE: OrderedDict[tuple[int, str, bytes], tuple[Any, dict[str, Any]]] = OrderedDict()
+"""``Tester.once``'s memo: (reference namespace, key, rng state before) → (value, rng after),
+least recently used first."""
 
 
 def _key_state(rng: np.random.Generator) -> tuple[Any, ...]:
@@ -305,6 +320,16 @@ def _global_random_state() -> tuple[Any, ...]:
 def _digest(state: tuple[Any, ...]) -> bytes:
     plain = [s.numpy().tobytes() if hasattr(s, "numpy") else s for s in state]
     return hashlib.sha256(pickle.dumps(plain, protocol=5)).digest()
+
+
+MESSAGE_CHARS = 240
+"""The longest message of a failed check. The student's own exception text stays useful feedback
+(cut to fit), but no check can carry more than this out of the child."""
+
+
+def capped(message: str) -> str:
+    """``message`` cut to at most ``MESSAGE_CHARS`` characters, saying it was cut."""
+    return message if len(message) <= MESSAGE_CHARS else message[: MESSAGE_CHARS - 6] + " [cut]"
 
 
 def _student_error(exc: StudentError) -> str:

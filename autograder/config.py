@@ -14,6 +14,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from autograder.keys import SEED_HINT
 from autograder.late import LateError, LatePolicy, parse_time
 from autograder.sandbox import Limits
 
@@ -68,7 +69,8 @@ class Assignment:
     source: Path
     notebook: str
     hidden_tests: Path
-    seed: int
+    seed: str = field(repr=False)
+    """The secret of the hidden inputs (32 hex digits): trusted side only (autograder.keys)."""
     questions: tuple[Question, ...]
     public: tuple[Path, ...] = ()
     """Public files and folders (absolute); each keeps its path relative to ``folder``."""
@@ -170,7 +172,8 @@ def load_config(path: Path | str = CONFIG_NAME, only: str | None = None) -> dict
             path_to += [k for k in err.instance if k not in known][:1]
         where = ".".join(str(p) for p in path_to) or "(top level)"
         line = _line_of(node, path_to) if node is not None else 1
-        raise ConfigError(f"{path}:{line}: {where}: {err.message}")
+        message = SEED_HINT if path_to[-1:] == ["seed"] else err.message  # never echo it
+        raise ConfigError(f"{path}:{line}: {where}: {message}")
     root = path.resolve().parent
     minimum = data.get("isolation", {}).get("minimum", "uid")
 

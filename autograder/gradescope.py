@@ -531,10 +531,9 @@ def for_gradescope(
     results: Mapping[str, Any], written: Sequence[WrittenAnswer], receipt: Mapping[str, Any]
 ) -> dict[str, Any]:
     """The grader's results as Gradescope gets them: the receipt first, the written answers
-    appended, the seed of the hidden inputs dropped, and the autograder's own stdout (our log)
-    hidden."""
+    appended, and the autograder's own stdout (our log) hidden. (The seed of the hidden inputs
+    is in no results: the fingerprint holds a keyed digest of it only.)"""
     out = dict(results)
-    out["extra_data"] = {k: v for k, v in results.get("extra_data", {}).items() if k != "seed"}
     out["stdout_visibility"] = "hidden"
     out["tests"] = [dict(receipt), *results.get("tests", []), *written_tests(written)]
     return out

@@ -1,8 +1,9 @@
 """Grading one submission: execute it in the sandbox, run the hidden checks, build results.json.
 
 The verdict is computed here, on the trusted side. The sandboxed child only executes the
-student's cells and answers calls with plain data; the hidden tests, the reference and the seed
-never enter it, and the paths that hold them are hidden from its view of the filesystem.
+student's cells and answers calls with plain data; the hidden tests, the reference, the seed and
+the submission's key (autograder.keys) never enter it, and the paths that hold them are hidden
+from its view of the filesystem.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from autograder.budget import TimePlan
 from autograder.checks import CheckResult, QuestionFn, Tester, question_rng
 from autograder.config import Assignment, Question
 from autograder.fingerprint import fingerprint
+from autograder.keys import submission_key
 from autograder.results import markdown_text
 from autograder.sandbox import CellResult, IsolationRefused, Limits, Sandbox, template_for
 from autograder.source import AuthoringError, load_module, reference_namespace
@@ -186,11 +188,12 @@ def grade_submission(
         if plan is not None:
             sandbox.deadline, sandbox.step_end = plan.deadline, plan.cells_end
         cells = sandbox.exec_cells(submission.cells, plan and plan.cell_seconds)
+        key = submission_key(assignment.seed, submission.cells)
         results, late = [], []
         for done, q in enumerate(assignment.graded):
             if plan is not None:
                 sandbox.step_end = plan.question_end(len(assignment.graded) - done)
-            results.append(grade_question(sandbox, q, tests[q.id], reference, assignment.seed))
+            results.append(grade_question(sandbox, q, tests[q.id], reference, key))
             if time.monotonic() >= min(sandbox.step_end, sandbox.deadline):
                 late.append(q.id)
         output, isolation = sandbox.output(), sandbox.isolation
@@ -211,13 +214,15 @@ def grade_submission(
 
 
 def grade_question(
-    sandbox: Sandbox, question: Question, test: QuestionFn, reference: Mapping[str, Any], seed: int
+    sandbox: Sandbox, question: Question, test: QuestionFn, reference: Mapping[str, Any], key: bytes
 ) -> QuestionResult:
+    """Run ``question``'s hidden test on inputs drawn from ``key`` (the submission's key, or one
+    of verify's draws)."""
     if min(sandbox.step_end, sandbox.deadline) <= time.monotonic():
         return QuestionResult(question, (CheckResult("grading time", False, OUT_OF_TIME),))
     if not sandbox.alive:  # the child died after the previous question's last request
         sandbox.restart()
-    tester = Tester(sandbox, reference, question_rng(seed, question.id))
+    tester = Tester(sandbox, reference, question_rng(key, question.id))
     try:
         with contextlib.redirect_stdout(io.StringIO()):  # the reference's prints (training)
             test(tester)

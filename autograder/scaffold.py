@@ -27,7 +27,7 @@ ENTRY = """\
 {id}:
   title: "{id}: a new assignment"
   public: [data]
-  seed: {seed}
+  seed: "{seed}"  # the secret of the hidden inputs: keep it from students (docs/authoring.md)
   requirements:
     - numpy>=2,<3
   questions:
@@ -67,7 +67,7 @@ def scaffold(aid: str, config: Path) -> list[Path]:
         written.append(path)
     text = config.read_text()
     indent = _indent(text, config)
-    entry = ENTRY.format(id=aid, seed=secrets.randbelow(2**31))
+    entry = ENTRY.format(id=aid, seed=secrets.token_hex(16))  # 128 random bits
     entry = "".join(indent + line for line in entry.splitlines(keepends=True))
     config.write_text(text + ("" if text.endswith("\n") else "\n") + entry)
     load_config(config)  # the new entry must load: the assignments mapping ends the file

@@ -37,6 +37,10 @@ class Submission:
     path: Path
     sha256: str
     notebook: bytes
+    """The notebook the sandboxed child finds in its workdir: the graded code ``cells`` only.
+    Everything student code can read of its submission is then part of the submission's key
+    (autograder.keys), so a table of inputs in a markdown cell, an output or an ignored cell
+    cannot answer inputs that the same code was given before."""
     cells: tuple[str, ...]
 
 
@@ -133,7 +137,18 @@ def load_submission(path: Path, *, notebook_name: str, assignment_id: str) -> Su
             f"{path.name}: this notebook belongs to assignment {', '.join(sorted(declared))}, "
             f"not {assignment_id}"
         )
-    return Submission(path=path, sha256=sha256_of(path), notebook=raw, cells=cells)
+    return Submission(path=path, sha256=sha256_of(path), notebook=code_notebook(cells), cells=cells)
+
+
+def code_notebook(cells: tuple[str, ...]) -> bytes:
+    """A notebook (nbformat 4.5, ASCII JSON) of these code cells and nothing else."""
+    code = [
+        {"cell_type": "code", "execution_count": None, "id": f"cell-{i}", "metadata": {},
+         "outputs": [], "source": source}
+        for i, source in enumerate(cells)
+    ]  # fmt: skip
+    notebook = {"cells": code, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    return json.dumps(notebook, indent=1).encode()
 
 
 def _source(cell: dict) -> str:

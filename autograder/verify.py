@@ -1,7 +1,9 @@
 """``autograder verify``: prove an assignment is sound before students see it, by itself.
 
 The reference (the solved notebook) must get full marks on every check, and the generated stub
-(the student notebook) must fail every check, so each hidden check can tell right from wrong.
+(the student notebook) must fail every check, so each hidden check can tell right from wrong: on
+the inputs of their own grading and on each of ``DRAWS`` more draws of the secret (every student
+gets inputs of their own, so a check fair on one draw only is an authoring error).
 Every public test must pass on the reference and fail on the stub; the solved notebook must run
 top to bottom in a real Jupyter kernel within the assignment's ``notebook_seconds``; no solution
 line and no otter marker may reach the release; the stubs' ``NotImplementedError`` ids must be
@@ -10,7 +12,7 @@ The assignment folder may declare more (docs/authoring.md):
 
 - in ``variants.py``, ``MISTAKES[qid]``: wrong answers (cells redefining the question's
   functions), each of which must lose points on its question, and ``REWRITES[qid]``: correct ones
-  that must keep full marks;
+  that must keep full marks, on every draw;
 - in the hidden tests, ``ANSWERS[qid]``: the question's answer in the spellings a leak would use.
   None may appear in the release (notebook and public tests), in any check name or message
   produced on the reference, the stub and the mistakes, or in what a public test prints when it
@@ -46,6 +48,7 @@ from autograder.grading import (
     hidden_tests,
     sandbox_for,
 )
+from autograder.keys import draw_keys
 from autograder.markers import ANY_MARKER, validate
 from autograder.source import (
     STUB_ID,
@@ -56,6 +59,9 @@ from autograder.source import (
 )
 from autograder.submission import load_submission
 
+DRAWS = 8
+"""How many keys of the secret verify grades the reference, the stub and every variant on."""
+
 
 @dataclass(frozen=True)
 class Verdict:
@@ -64,7 +70,8 @@ class Verdict:
     reference: dict[str, Any]
     stub: dict[str, Any]
     problems: tuple[str, ...]
-    variants: tuple[tuple[str, str, QuestionResult], ...] = ()  # (kind, cell, result)
+    variants: tuple[tuple[str, str, tuple[QuestionResult, ...]], ...] = ()
+    """(kind, cell, its result on each draw) of every mistake and rewrite."""
     references: tuple[QuestionResult, ...] = ()  # each auto-graded question on the reference
 
     @property
@@ -106,11 +113,16 @@ def verify(assignment: Assignment, *, kernel: bool = True) -> Verdict:
         for cell in cells
     ]
     check_authoring(assignment)
+    keys = draw_keys(assignment.seed, DRAWS)
     with tempfile.TemporaryDirectory(prefix="autograder-verify-") as tmp:
         built = build(assignment, out=Path(tmp))
+        stub_path = built.student / assignment.notebook
         reference = grade_submission(assignment, built.solution)
-        stub = grade_submission(assignment, built.student / assignment.notebook)
-        graded = grade_variants(assignment, built.solution, [(q, c) for _, q, c in variants])
+        stub = grade_submission(assignment, stub_path)
+        graded = grade_variants(assignment, built.solution, [(q, c) for _, q, c in variants], keys)
+        stub_draws = grade_variants(
+            assignment, stub_path, [(q.id, "pass") for q in assignment.graded], keys
+        )
         problems = release_leaks(built.student, answers)
         problems += release_problems(assignment, built)
         mistakes = [(q, c) for kind, q, c in variants if kind == "MISTAKES"]
@@ -127,20 +139,32 @@ def verify(assignment: Assignment, *, kernel: bool = True) -> Verdict:
     if stub["score"] != 0:
         problems.append(f"the stub scores {stub['score']}, not 0")
     outcomes = tuple(
-        (kind, cell, result) for (kind, _, cell), result in zip(variants, graded, strict=True)
+        (kind, cell, draws) for (kind, _, cell), draws in zip(variants, graded, strict=True)
     )
-    problems += contract_problems(
-        assignment, contracts, [r for kind, _, r in outcomes if kind == "REFERENCE"]
-    )
-    references = tuple(r for kind, _, r in outcomes if kind == "REFERENCE")
+    on_reference = [draws for kind, _, draws in outcomes if kind == "REFERENCE"]
+    references = tuple(draws[0] for draws in on_reference)
+    problems += draw_problems("the reference fails", on_reference, passed=False)
+    problems += draw_problems("the stub passes", stub_draws, passed=True)
+    problems += contract_problems(assignment, contracts, list(references))
     outcomes = tuple(o for o in outcomes if o[0] != "REFERENCE")
-    for kind, cell, result in outcomes:
-        full = result.score == result.question.points
-        if full == (kind == "MISTAKES"):
-            what = "a mistake keeps full marks" if full else "a correct rewrite loses points"
-            problems.append(f"{result.question.id}: {what}:\n{cell}\n{result.report()}")
+    for kind, cell, draws in outcomes:
+        wrong = [
+            i for i, r in enumerate(draws) if (r.score == r.question.points) == (kind == "MISTAKES")
+        ]
+        if wrong:
+            what = (
+                "a mistake keeps full marks"
+                if kind == "MISTAKES"
+                else "a correct rewrite loses points"
+            )
+            first = draws[wrong[0]]
+            problems.append(
+                f"{first.question.id}: {what} on {_draws(wrong)}:\n{cell}\n{first.report()}"
+            )
     seen = [t["output"] for r in (reference, stub) for t in r["tests"]]
-    seen += [reference["output"], stub["output"]] + [r.report() for _, _, r in outcomes]
+    seen += [reference["output"], stub["output"]]
+    seen += [r.report() for draws in (*on_reference, *stub_draws) for r in draws]
+    seen += [r.report() for _, _, draws in outcomes for r in draws]
     problems += leaks({"a check name or message": "\n".join(seen)}, answers)
     return Verdict(reference, stub, tuple(problems), outcomes, references)
 
@@ -148,13 +172,15 @@ def verify(assignment: Assignment, *, kernel: bool = True) -> Verdict:
 def variant_table(verdict: Verdict, width: int = 60) -> str:
     """Per question, the table of its checks (rows) on the reference and on each declared
     mistake (``M1``... in the order of ``MISTAKES[qid]``) and rewrite (``R1``...): ✓ passed,
-    ✗ failed, · not run; the last row is the score. Check names longer than ``width`` are cut."""
+    ✗ failed, · not run, on the first of verify's draws (a verdict that differs between draws
+    is a problem of its own); the last row is the score. Check names longer than ``width`` are
+    cut."""
     lines = []
     for reference in verdict.references:
         qid = reference.question.id
         columns = [("ref", reference)]
         for prefix, kind in (("M", "MISTAKES"), ("R", "REWRITES")):
-            mine = [r for k, _, r in verdict.variants if k == kind and r.question.id == qid]
+            mine = [d[0] for k, _, d in verdict.variants if k == kind and d[0].question.id == qid]
             columns += [(f"{prefix}{i}", r) for i, r in enumerate(mine, 1)]
         names = list(dict.fromkeys(c.name for _, r in columns for c in r.checks))
         cut = {n: n if len(n) <= width else n[: width - 1] + "…" for n in names}
@@ -171,6 +197,34 @@ def variant_table(verdict: Verdict, width: int = 60) -> str:
         scores = "".join(f"{r.score:>6.3g}" for _, r in columns)
         lines += [f"  {'score':<{pad}}{scores}", ""]
     return "\n".join(lines)
+
+
+def _draws(indices: Sequence[int]) -> str:
+    """``draw 3`` or ``draws 0, 5`` (of ``DRAWS``), as a problem names them."""
+    numbers = ", ".join(map(str, indices))
+    return f"draw{'s' if len(indices) > 1 else ''} {numbers} of {DRAWS}"
+
+
+def draw_problems(
+    what: str, graded: Sequence[Sequence[QuestionResult]], *, passed: bool
+) -> list[str]:
+    """One line per check of a question (each graded on every draw) that ``passed`` or failed,
+    against its notebook, on some draws: the question, the check and the draws."""
+    problems = []
+    for draws in graded:
+        names = dict.fromkeys(c.name for r in draws for c in r.checks)  # in the test's order
+        for name in names:
+            bad = [
+                i
+                for i, r in enumerate(draws)
+                for c in r.checks
+                if c.name == name and c.passed == passed
+            ]
+            if bad:
+                check = next(c for c in draws[bad[0]].checks if c.name == name)
+                line = f"✓ {name}" if passed else f"✗ {name}: {check.message}"
+                problems.append(f"{draws[0].question.id}: {what} {line} on {_draws(bad)}")
+    return problems
 
 
 def contract_problems(
@@ -364,19 +418,24 @@ def _defined_names(source: str) -> set[str]:
 
 
 def grade_variants(
-    assignment: Assignment, solved: Path, variants: Sequence[tuple[str, str]]
-) -> list[QuestionResult]:
-    """Grade each ``(qid, cell)`` on question ``qid`` in one sandbox holding the solved notebook.
+    assignment: Assignment,
+    notebook: Path,
+    variants: Sequence[tuple[str, str]],
+    keys: Sequence[bytes],
+) -> list[tuple[QuestionResult, ...]]:
+    """Grade each ``(qid, cell)`` on question ``qid`` with the inputs of each of ``keys``, in one
+    sandbox holding ``notebook``; one result per key for each variant.
 
-    The cell runs after the solved notebook's cells (it redefines functions as a later cell of a
-    student would); after grading, the solved cells defining the same names run again, so every
-    variant is graded against an otherwise correct notebook. The inputs are those of a real
-    grading (same seed), at the cost of one sandbox start for all the variants.
+    The cell runs after the notebook's cells (it redefines functions as a later cell of a
+    student would); after grading, the notebook's cells defining the same names run again, so
+    every variant is graded against an otherwise unchanged notebook (``pass``: the notebook
+    itself), at the cost of one sandbox start for all the variants. The reference and the
+    hidden tests are loaded once, so ``t.once`` computes a value once per draw.
     """
     if not variants:
         return []
     submission = load_submission(
-        solved, notebook_name=assignment.notebook, assignment_id=assignment.id
+        notebook, notebook_name=assignment.notebook, assignment_id=assignment.id
     )
     reference = reference_namespace(assignment.source)
     tests = hidden_tests(assignment)
@@ -393,7 +452,7 @@ def grade_variants(
             sandbox.exec_cells([cell])
             question = assignment.question(qid)
             results.append(
-                grade_question(sandbox, question, tests[qid], reference, assignment.seed)
+                tuple(grade_question(sandbox, question, tests[qid], reference, k) for k in keys)
             )
             names = _defined_names(cell)
             sandbox.exec_cells([c for c in submission.cells if _defined_names(c) & names])

@@ -167,6 +167,9 @@ def test_a_rerun_grades_only_what_changed_and_force_regrades_all(ex08, tmp_path)
     assert float(read_grades(out)["s03"]["total"]) == 0  # 1 ≠ 2 points: the fake's check fails
 
     assert len(grade_batch(ex08, [folder], force=True, **run).graded) == 31
+    rotated = dataclasses.replace(ex08, seed="b" * 32)  # a new secret: new inputs for everyone
+    assert len(grade_batch(rotated, [folder], **run).graded) == 31
+    assert not any(s in p.read_text() for p in out.rglob("*.*") for s in (ex08.seed, "b" * 32))
 
 
 def test_sigterm_then_rerun_gives_the_grades_of_an_uninterrupted_run(ex08, tmp_path):

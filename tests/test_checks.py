@@ -112,7 +112,7 @@ def tester() -> Iterator[checks.Tester]:
             "noisy": lambda n: np.random.normal(size=n),
             "wrong_mse": reference_mse,
         }
-        yield checks.Tester(sandbox, reference, question_rng(1, "p1_mse"))
+        yield checks.Tester(sandbox, reference, question_rng(b"a key", "p1_mse"))
 
 
 def test_compare_calls_both_sides_with_the_same_arguments(tester):
@@ -210,7 +210,7 @@ def test_once_computes_once_per_rng_state_and_reads_on_as_if_it_had_computed():
     computed = []
 
     def run(seed: int, key: str = "training", global_draw: bool = False) -> tuple:
-        t = checks.Tester(None, reference, checks.question_rng(seed, "q"))  # type: ignore[arg-type]
+        t = checks.Tester(None, reference, checks.question_rng(bytes([seed]), "q"))  # type: ignore[arg-type]
         torch.manual_seed(len(computed))  # what earlier work left in the global generators
         weights = t.rng.normal(size=3)  # drawn before: part of the memo's key
 
@@ -241,8 +241,29 @@ def test_once_refuses_a_computation_that_reaches_the_student():
     """Memoising a student's result would grade every later submission with the first one's
     answer: ``call``, ``get`` and ``define`` inside a ``once`` computation raise, before anything
     is sent to the child (here there is none), and the tester works again after it."""
-    t = checks.Tester(None, {}, checks.question_rng(1, "q"))  # type: ignore[arg-type]
+    t = checks.Tester(None, {}, checks.question_rng(b"a key", "q"))  # type: ignore[arg-type]
     for reach in (lambda: t.call("f", 1), lambda: t.get("x"), lambda: t.define("x = 1")):
         with pytest.raises(RuntimeError, match=r"t.once\('student'\).*called the student's code"):
             t.once("student", reach)
     assert t.once("reference", lambda: 3) == 3
+
+
+@pytest.mark.parametrize("length", [10, checks.MESSAGE_CHARS, 100_000])
+def test_a_check_message_is_capped_whatever_the_student_raises(tester, length):
+    """A student's exception text (here ``length`` digits, as a table of inputs would be) stays
+    in the message as feedback, cut to ``MESSAGE_CHARS``; so is a failure quoting their values."""
+    t = checks.Tester(tester.sandbox, {}, question_rng(b"a key", "q"))
+    t.define("def leak(n):\n    raise ValueError(''.join(str(i % 10) for i in range(n)))")
+    with t.check("leaks through its exception"):
+        t.call("leak", length)
+    with t.check("a failure quoting the student's values"):
+        checks.expect(False, f"got {list(range(length))}")
+    digits = "".join(str(i % 10) for i in range(length))
+    expected = (f"your code raised ValueError: {digits}", f"got {list(range(length))}")
+    for result, full in zip(t.results, expected, strict=True):
+        assert not result.passed and len(result.message) <= checks.MESSAGE_CHARS
+        if len(full) <= checks.MESSAGE_CHARS:
+            assert result.message == full
+        else:
+            assert result.message.endswith(" [cut]")
+            assert full.startswith(result.message.removesuffix(" [cut]"))

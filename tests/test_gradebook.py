@@ -13,6 +13,7 @@ import ast
 import csv
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -68,11 +69,12 @@ def in_folder(config: Path, name: str, old: str, new: str) -> None:
     edit(config.parent / "solutions" / "a1" / name, old, new)
 
 
+NEW_SEED = f'seed: "{"0123456789abcdef" * 2}"'  # another secret, for every assignment
 CHANGES = {
     "hidden tests": lambda c: in_folder(c, "hidden_tests.py", "rtol=1e-9", "rtol=1e-8"),
     "reference": lambda c: in_folder(c, "a1.py", "n_columns = 2", "n_columns = 2 "),
     "public data": lambda c: (c.parent / "solutions/a1/data/more.csv").write_text("x\n1\n"),
-    "seed": lambda c: c.write_text(c.read_text().replace("seed: ", "seed: 1", -1)),
+    "seed": lambda c: c.write_text(re.sub('seed: "[0-9a-f]+"', NEW_SEED, c.read_text())),
     "limits": lambda c: edit(c, "  a1:\n", "  a1:\n    limits: {call_seconds: 30}\n"),
     "requirements": lambda c: edit(
         c, "- numpy>=2,<3\n    questions:", "- numpy>=2\n    questions:"

@@ -49,7 +49,7 @@ def config(tmp_path: Path, entry: str) -> Path:
     (folder / "hidden_tests.py").write_text("QUESTIONS = {}\n")
     path = tmp_path / "grader.yml"
     path.write_text(
-        "assignments:\n  a1:\n    title: T\n    seed: 1\n"
+        "assignments:\n  a1:\n    title: T\n    seed: '0123456789abcdef0123456789abcdef'\n"
         f"{entry}    questions:\n      p1_a: {{points: 1}}\n"
     )
     return path

@@ -6,7 +6,7 @@ variants.py declares in ``EQUIVALENT``) must lose points on its question, every 
 ``REWRITES`` (correct answers written differently) must keep full marks, and the public tests
 must reject nothing the hidden tests accept; the mutation score per question is printed
 (``pytest -s``). All variants are graded by the real hidden tests in one real sandbox
-(``verify.grade_variants``), on the inputs of a real grading.
+(``verify.grade_variants``), on the inputs of the reference's own grading.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import pytest
 
 from autograder.build import build
 from autograder.config import find_assignment, load_config
+from autograder.keys import submission_key
 from autograder.source import load_module, reference_namespace
 from autograder.submission import load_submission
 from autograder.verify import _defined_names, grade_variants
@@ -68,8 +69,12 @@ def graded(assignment, declared, built):
     variants += [("mistake", q, c) for q, cells in declared.MISTAKES.items() for c in cells]
     variants += [("rewrite", q, c) for q, cells in declared.REWRITES.items() for c in cells]
     variants += [(f"ast {what}", q, c) for q, what, c in ast_mutants(assignment, declared, built)]
-    results = grade_variants(assignment, built.solution, [(q, c) for _, q, c in variants])
-    return [(*v, r) for v, r in zip(variants, results, strict=True)]
+    solved = load_submission(
+        built.solution, notebook_name=assignment.notebook, assignment_id=assignment.id
+    )
+    key = submission_key(assignment.seed, solved.cells)  # the inputs of the reference's grading
+    results = grade_variants(assignment, built.solution, [(q, c) for _, q, c in variants], [key])
+    return [(*v, r) for v, (r,) in zip(variants, results, strict=True)]
 
 
 def _targets(tree: ast.AST) -> list[ast.AST]:

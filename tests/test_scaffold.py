@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from autograder.build import build
@@ -190,3 +191,66 @@ def test_verify_names_a_public_test_with_a_wrong_expected_value_and_a_stray_stub
     assert release_problems(assignment, built) == [
         "a stub raises NotImplementedError('p9_other'): no auto-graded question"
     ]
+
+
+def test_new_writes_a_random_128_bit_secret(tmp_path):
+    for aid in ("a1", "a2"):
+        (tmp_path / aid).mkdir()
+    seeds = [find_assignment(aid, project(tmp_path / aid, aid)).seed for aid in ("a1", "a2")]
+    assert all(re.fullmatch("[0-9a-f]{32}", s) for s in seeds) and seeds[0] != seeds[1]
+
+
+FRAGILE_CHECK = (  # passes the reference only where the draw's mean square is under 1
+    'expect(type(value) is float, "mean_square should return a Python float")',
+    'expect(type(value) is float and value < 1, "mean_square should return a Python float")',
+)
+FRAGILE_MISTAKE = (  # wrong only where the 100 entries' draw starts with a positive one
+    '"p1_columns": ("n_columns = 3",),',
+    '"p1_columns": ("n_columns = 3",),\n    "p1_mean_square": ("def mean_square(x):\\n'
+    '    return float(np.mean(x**2)) * (1 + (len(x) == 100 and x[0] > 0))",),',
+)
+
+
+def fragile_draws(seed: str) -> tuple[list[int], list[int]]:
+    """On verify's draws of ``seed``, as the edited p1_mean_square draws its inputs: where the
+    fragile check fails the reference, and where the fragile mistake keeps full marks."""
+    from autograder.checks import question_rng
+    from autograder.keys import draw_keys
+    from autograder.verify import DRAWS
+
+    failing, missed = [], []
+    for i, key in enumerate(draw_keys(seed, DRAWS)):
+        rng = question_rng(key, "p1_mean_square")
+        first_of_100 = float([rng.normal(size=n) for n in (1, 7, 100)][2][0])
+        fails = float(np.mean(rng.normal(size=3) ** 2)) >= 1
+        if fails:
+            failing.append(i)
+        elif first_of_100 <= 0:
+            missed.append(i)
+    return failing, missed
+
+
+def test_verify_names_a_check_and_a_mistake_that_depend_on_the_draw(tmp_path):
+    """A check that the reference passes on some draws only, and a mistake caught on some draws
+    only, are each one problem naming the question and the draws (found here on the trusted
+    side from the same draws, for a seed on which both happen)."""
+    config = project(tmp_path)
+    seed = next(  # the first seed whose draws show both (a fixed one: no luck involved)
+        s for s in (f"{i:032x}" for i in range(100)) if all(map(len, fragile_draws(s)))
+    )
+    failing, missed = fragile_draws(seed)
+    assert 0 < len(failing) < 8 and 0 < len(missed) < 8
+    folder = config.parent / "solutions" / "a1"
+    edit(folder / "hidden_tests.py", *FRAGILE_CHECK)
+    edit(folder / "variants.py", *FRAGILE_MISTAKE)
+    ours = re.findall(r'seed: "[0-9a-f]{32}"', config.read_text())[-1]  # a1's, the last entry
+    edit(config, ours, f'seed: "{seed}"')
+    verdict = verify(find_assignment("a1", config), kernel=False)
+
+    def draws(found: list[int]) -> str:
+        return f"draw{'s' if len(found) > 1 else ''} {', '.join(map(str, found))} of 8"
+
+    check = "p1_mean_square: the reference fails ✗ returns a Python float: mean_square should "
+    assert f"{check}return a Python float on {draws(failing)}" in verdict.problems
+    mistake = f"p1_mean_square: a mistake keeps full marks on {draws(missed)}:"
+    assert [p.splitlines()[0] for p in verdict.problems if "a mistake" in p] == [mistake]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import zipfile
 
 import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_notebook
+from hypothesis import assume, given
+from hypothesis import strategies as st
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 from autograder.submission import SubmissionError, load_submission
 
@@ -27,6 +30,27 @@ def test_code_cells_are_taken_and_demo_cells_skipped(tmp_path):
     sub = load(path)
     assert sub.cells == ("x = 1", "y")
     assert len(sub.sha256) == 64
+
+
+@given(st.lists(st.text(), max_size=4))
+def test_the_childs_notebook_holds_the_graded_code_cells_and_nothing_else(tmp_path_factory, code):
+    """What the child finds in its workdir: a valid notebook of exactly the graded cells (any
+    text, lone surrogates included), without the markdown, outputs, metadata and demo cells."""
+    assume(not any("TABLE" in c or "demo()" in c for c in code))
+    cells = [
+        new_markdown_cell("TABLE in markdown"),
+        *(new_code_cell(c) for c in code),
+        new_code_cell("x", outputs=[new_output("stream", text="TABLE out")]),
+        new_code_cell("demo()", metadata={"tags": ["otter_ignore"]}),
+    ]
+    nb = new_notebook(cells=cells, metadata={"secret": "TABLE meta"})
+    path = tmp_path_factory.mktemp("nb") / "ex08.ipynb"
+    path.write_text(json.dumps(nb), encoding="utf-8", errors="surrogatepass")
+    sub = load(path)
+    seen = nbformat.reads(sub.notebook.decode("ascii"), as_version=4)
+    nbformat.validate(seen)
+    assert [c.source for c in seen.cells] == list(sub.cells) == [*code, "x"]
+    assert b"TABLE" not in sub.notebook and b"demo()" not in sub.notebook
 
 
 def test_the_notebook_inside_an_export_zip_is_the_only_thing_read(tmp_path):
