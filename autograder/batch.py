@@ -46,13 +46,18 @@ class BatchResult:
     results: dict[str, dict[str, Any]]
     graded: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    rescored: list[str] = field(default_factory=list)
+    """Rows whose points alone changed, rescored without running student code."""
     reasons: list[str] = field(default_factory=list)
     """One line per cause of grading or rescoring."""
     changes: list[dict[str, Any]] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
+    """Files named but not graded over a row of another file of the same name."""
     stale: dict[str, str] = field(default_factory=dict)
-    written_problems: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    """What is wrong with the written scores and times given (:meth:`Gradebook.problems`)."""
     unmatched: list[str] = field(default_factory=list)
-    """Names of written scores that match no submission."""
+    """Written scores or times whose name matches no submission."""
     interrupted: bool = False
     wall_seconds: float = 0.0
     summary: Summary | None = None
@@ -65,6 +70,7 @@ def grade_batch(
     out: Path,
     jobs: int | None = None,
     force: bool = False,
+    replace: bool = False,
     timeout: float = DEFAULT_TIMEOUT,
     grade: GradeFn | None = None,
     progress: bool | None = None,
@@ -76,7 +82,8 @@ def grade_batch(
 ) -> BatchResult:
     """Grade the submissions in ``paths`` into the gradebook ``out``: those not graded there
     yet, and those whose grade is not current (a new file, or a changed part of the fingerprint:
-    see :mod:`autograder.gradebook`); ``force`` regrades every one named.
+    see :mod:`autograder.gradebook`); ``force`` regrades every one named; ``replace`` grades a
+    plain file over a row of OUT graded from another file of the same name (else it is kept).
 
     ``jobs`` worker processes (default: the usable cores) grade in parallel, worker ``i`` asking
     for sandbox slot ``i`` (slots are leased machine-wide, so runs never share one). ``timeout``
@@ -103,9 +110,9 @@ def grade_batch(
     book = Gradebook(assignment, out, written=written, times=times)
     with book.open():
         book.note(f"batch of {len(items)} submissions of {assignment.id} into {out}")
-        plan = book.plan(items, force=force)
+        plan = book.plan(items, force=force, replace=replace)
         batch = BatchResult(rows=[], results=book.results, skipped=plan.skipped)
-        batch.reasons = plan.lines
+        batch.reasons, batch.conflicts, batch.rescored = plan.lines, plan.conflicts, plan.rescored
 
         def finish(item: Item, res: dict[str, Any], seconds: float) -> None:
             res = book.record(item, res, seconds)
@@ -137,14 +144,14 @@ def grade_batch(
             shutil.rmtree(out / STAGING, ignore_errors=True)
         book.write()
         batch.rows, batch.changes, batch.stale = book.rows(), book.changes, book.stale()
-        batch.written_problems, batch.unmatched = book.written_problems(), book.unmatched()
+        batch.problems, batch.unmatched = book.problems(), book.unmatched()
         batch.wall_seconds = time.monotonic() - began
         book.note(
             f"batch {'interrupted' if batch.interrupted else 'finished'} after "
             f"{batch.wall_seconds:.1f} s: {len(batch.graded)} graded now, "
             f"{len(plan.skipped)} skipped"
         )
-        for problem in batch.written_problems:
+        for problem in batch.problems:
             book.note(problem)
         batch.summary = summarize(assignment, book.results.values())
         if not batch.interrupted:

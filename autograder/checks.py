@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from autograder.config import AuthoringError
+from autograder.results import plain_text
 from autograder.sandbox import (
     Crashed,
     OpaqueValue,
@@ -328,7 +329,10 @@ MESSAGE_CHARS = 240
 
 
 def capped(message: str) -> str:
-    """``message`` cut to at most ``MESSAGE_CHARS`` characters, saying it was cut."""
+    """``message`` on one line (a student's exception text cannot add lines that read as other
+    checks' verdicts) of printable text, cut to at most ``MESSAGE_CHARS`` characters, saying it
+    was cut."""
+    message = " ".join(plain_text(message).split())
     return message if len(message) <= MESSAGE_CHARS else message[: MESSAGE_CHARS - 6] + " [cut]"
 
 

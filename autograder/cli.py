@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import logging
 import sys
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +103,11 @@ def build(assignment: str, out: Path, release: bool, config: Path) -> None:
 )
 @click.option("--force", is_flag=True, help="regrade the submissions named, even those current")
 @click.option(
+    "--replace",
+    is_flag=True,
+    help="grade a file over OUT's row of another file of the same name (else the row is kept)",
+)
+@click.option(
     "--timeout",
     type=click.FloatRange(min=1),
     default=DEFAULT_TIMEOUT,
@@ -125,7 +130,7 @@ def build(assignment: str, out: Path, release: bool, config: Path) -> None:
 @click.option(
     "--unmatched-ok",
     is_flag=True,
-    help="exit 0 even when a row of --written matches no submission of OUT",
+    help="exit 0 even when a row of --written or --times matches no submission of OUT",
 )
 @click.option(
     "--unsafe",
@@ -140,6 +145,7 @@ def grade(
     out: Path,
     jobs: int | None,
     force: bool,
+    replace: bool,
     timeout: float,
     gradescope_export: bool,
     written_csv: Path | None,
@@ -166,7 +172,7 @@ def grade(
     a = load_assignment(assignment, config)
     try:
         if unsafe:
-            a = replace(a, min_isolation="none")
+            a = dataclasses.replace(a, min_isolation="none")
         elif refusal := call(  # on a cluster too: here first, then every worker for itself
             template_for(a.preload), _isolation_refusal, a, [out, *submissions]
         ):
@@ -183,6 +189,7 @@ def grade(
                 out=out,
                 jobs=jobs,
                 force=force,
+                replace=replace,
                 timeout=timeout,
                 gradescope_export=gradescope_export,
                 written=scores,
@@ -197,6 +204,8 @@ def grade(
         raise click.ClickException(f"cannot grade on this machine: {exc}") from None
     for line in result.reasons:
         click.echo(line)
+    for line in result.conflicts:
+        click.echo(f"not graded: {line}", err=True)
     if result.skipped:
         click.echo(f"current, not graded again: {len(result.skipped)} (--force regrades them)")
     if result.interrupted:
@@ -220,17 +229,19 @@ def grade(
         )
     written_files = f", {out / 'changes.csv'}" if result.changes else ""
     click.echo(
-        f"wrote: {out}/<submission>/results.json ({len(result.graded)} now), "
+        f"wrote: {out}/<submission>/results.json ({len(result.graded)} graded now, "
+        f"{len(result.rescored)} rescored), "
         f"{out / 'grades.csv'}{written_files}, {out / 'report.html'}, {out / 'batch.log'}"
     )
-    for problem in result.written_problems:
-        click.echo(f"written scores: {problem}", err=True)
+    for problem in result.problems:
+        click.echo(f"problem: {problem}", err=True)
     if result.summary.count and not result.summary.graded:
         click.echo("error: no submission could be graded (see batch.log)", err=True)
         sys.exit(1)
     if result.unmatched and not unmatched_ok:
         click.echo(
-            "error: some written scores match no submission (fix their names, or --unmatched-ok)",
+            "error: some written scores or times match no submission (fix their names, or "
+            "--unmatched-ok)",
             err=True,
         )
         sys.exit(1)
@@ -414,6 +425,13 @@ def export_grades(
     for r in done.refused:
         click.echo(f"refused: {r.submission} ({r.who or 'nobody named'}): {r.reason}", err=True)
     click.echo(f"wrote {len(done.students)} students to {out} ({len(done.refused)} refused)")
+    missing = [q.id for q in a.questions if q.manual and q.id not in done.questions]
+    if missing:
+        click.echo(
+            f"note: the totals hold no written scores ({', '.join(missing)}): run `grade` with "
+            "--written first if the LMS should have them",
+            err=True,
+        )
 
 
 def main() -> None:

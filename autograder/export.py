@@ -19,7 +19,8 @@ the layout of a gradebook CSV import:
 - ``csv``: ``name``, ``email``, ``sid``, ``submission``, the points of every question, ``total``.
 
 A row is keyed by its email or its SID (a name is not unique). A row that has neither, shares its
-key with another row, or has no score (status ``error``) is refused: it is left out of the file
+key with another row, or has no current score (status ``error``, or ``stale``: graded before a
+change) is refused: it is left out of the file
 and listed, with why, so that nothing is imported against the wrong student. A group submission
 (several names, emails and SIDs joined by ``; ``) gives one row per member. Nothing here calls
 the network.
@@ -117,8 +118,8 @@ def students(
             score, why = float(row.get(column, "")), None
         except ValueError:
             score, why = 0.0, f"no number in {column!r}"
-        if row.get("status") == "error":
-            why = "not graded (status error)"
+        if row.get("status") in ("error", "stale"):
+            why = f"not graded (status {row['status']})"
         for i in range(count):
             name, email, sid = (p[i] if p else "" for p in parts)
             points = {q: row.get(q, "") for q in questions}
@@ -214,6 +215,8 @@ class Export:
     path: Path
     students: tuple[Student, ...]
     refused: tuple[Refused, ...]
+    questions: tuple[str, ...] = ()
+    """The questions whose points grades.csv holds (written ones only once merged)."""
 
 
 def graded_assignment(out: Path) -> str:
@@ -258,4 +261,4 @@ def export(
     else:
         text = plain(found, questions)
     write_atomic(target, text)
-    return Export(target, tuple(found), tuple(refused))
+    return Export(target, tuple(found), tuple(refused), tuple(questions))

@@ -85,6 +85,23 @@ def failed_results(assignment: Assignment, item: Item, reason: str, *, status: s
     return results
 
 
+def _source(item: Item) -> str:
+    """Where an item's file is: its path, or ``export.zip!member``."""
+    return str(item.source) + (f"!{item.member}" if item.member else "")
+
+
+def _other_file(results: Mapping[str, Any], item: Item) -> str | None:
+    """The file a row was graded from, when ``item`` is a plain file (no export's submission)
+    of other content at another path: then the two are not one submission's versions."""
+    batch = (results.get("extra_data") or {}).get("batch") or {}
+    source = str(batch.get("source") or "")
+    if item.member is not None or item.students or batch.get("students"):
+        return None  # an export's submission: its name is Gradescope's id
+    if batch.get("sha256") == item.sha256 or source == _source(item):
+        return None
+    return source or "an unknown file"
+
+
 def annotate(results: dict[str, Any], item: Item, seconds: float) -> dict[str, Any]:
     """Add what intake knows (identity, file hash, submission time, status) to a results.json."""
     extra = results.setdefault("extra_data", {})
@@ -99,7 +116,7 @@ def annotate(results: dict[str, Any], item: Item, seconds: float) -> dict[str, A
             extra["status"] = "graded"
     extra["batch"] = {
         "name": item.name,
-        "source": str(item.source) + (f"!{item.member}" if item.member else ""),
+        "source": _source(item),
         "sha256": item.sha256,
         "students": [vars(s) for s in item.students],
         "submitted": item.submitted,
@@ -191,6 +208,10 @@ class Plan:
     skipped: list[str] = field(default_factory=list)
     lines: list[str] = field(default_factory=list)
     """One line per cause of regrading or rescoring ("hidden tests changed since ...")."""
+    conflicts: list[str] = field(default_factory=list)
+    """Named files not graded over a row of another file of the same name, and why."""
+    rescored: list[str] = field(default_factory=list)
+    """Rows of OUT whose points alone changed: rescored from their recorded checks."""
 
 
 class Gradebook:
@@ -275,35 +296,95 @@ class Gradebook:
                 self._others.add(str(owner))
 
     def _claim(self) -> None:
-        """Refuse an OUT of another assignment; record this one as OUT's."""
+        """Refuse an OUT of another assignment; record this one as OUT's. Read what the ledger
+        file keeps besides: the written scores last given and the late penalties last applied."""
         path = self.out / LEDGER
         try:
-            owner = json.loads(path.read_text(encoding="utf-8")).get("assignment")
-        except (OSError, ValueError, AttributeError):
-            owner = next(iter(sorted(self._others)), None)  # an OUT from before the ledger file
+            ledger = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            ledger = None
+        ledger = ledger if isinstance(ledger, dict) else {}
+        # an OUT from before the ledger file is known by its results
+        owner = ledger.get("assignment", next(iter(sorted(self._others)), None))
         if owner not in (None, self.assignment.id):
             raise BatchError(
                 f"{self.out} holds the grades of {plain_text(owner)}: grade "
                 f"{self.assignment.id} into another folder"
             )
-        try:
-            recorded = json.loads(path.read_text(encoding="utf-8")).get("penalties")
-        except (OSError, ValueError, AttributeError):
-            recorded = None
-        self.penalties = dict(recorded) if isinstance(recorded, dict) else {}
-        if not path.exists():
-            write_json(path, {"assignment": self.assignment.id})
+        penalties, written = ledger.get("penalties"), ledger.get("written")
+        self.penalties = dict(penalties) if isinstance(penalties, dict) else {}
+        kept = dict(written) if isinstance(written, dict) else None
+        if self.written is None:
+            self.written = kept
+        elif kept is not None:
+            self._written_changes(kept, self.written)
+        self._save_ledger()
+
+    def _save_ledger(self) -> None:
+        ledger: dict[str, Any] = {"assignment": self.assignment.id}
+        if self.penalties:
+            ledger["penalties"] = self.penalties
+        if self.written is not None:
+            ledger["written"] = {k: dict(v) for k, v in self.written.items()}
+        write_json(self.out / LEDGER, ledger)
+
+    def _written_changes(
+        self, before: Mapping[str, Mapping[str, str]], after: Mapping[str, Mapping[str, str]]
+    ) -> None:
+        """Record each hand-graded score that the written scores given now change."""
+        for name in sorted(set(before) | set(after)):
+            old = written_cells(before.get(name, {}), self.manual)[0]
+            new = written_cells(after.get(name, {}), self.manual)[0]
+            for question in self.manual:
+                a, b = old.get(question), new.get(question)
+                if a != b and name in self.results:
+                    self._change(name, question, a, b, "", "written scores changed")
+
+    def _change(
+        self,
+        name: str,
+        question: str,
+        before: float | None,
+        after: float | None,
+        checks: str,
+        cause: str,
+        effect: float | None = None,
+    ) -> None:
+        """One row of changes.csv; ``effect`` on the total, by default after - before."""
+        if effect is None:
+            effect = (after or 0.0) - (before or 0.0)
+        self.changes.append(
+            {
+                "when": self.when,
+                "submission": name,
+                "question": question,
+                "before": "" if before is None else before,
+                "after": "" if after is None else after,
+                "change": round(effect, 4),
+                "checks": checks,
+                "cause": cause,
+            }
+        )
 
     # -- what to grade ------------------------------------------------------------------------
 
-    def plan(self, items: Sequence[Item], *, force: bool = False) -> Plan:
+    def plan(self, items: Sequence[Item], *, force: bool = False, replace: bool = False) -> Plan:
         """Decide, for each named submission, whether to grade it, and rescore the rows of OUT
         whose points alone changed. Each cause of grading is one line of ``lines`` (in
-        batch.log too)."""
+        batch.log too). A plain file whose row in OUT was graded from another file of the same
+        name (another folder, or a name that differs only in characters a name cannot hold) is
+        not graded over it unless ``replace``: ``conflicts`` says so."""
         plan = Plan()
         causes: dict[str, list[str]] = defaultdict(list)
         for item in items:
             previous = self.results.get(item.name)
+            if previous is not None and not replace and (other := _other_file(previous, item)):
+                plan.conflicts.append(
+                    f"{item.name}: OUT's row was graded from {other}, not {_source(item)}: "
+                    "kept (--replace grades the file named instead)"
+                )
+                self.note(f"not graded {item.name}: {plan.conflicts[-1]}")
+                continue
             cause = self._cause(item, previous, force)
             if cause is None:
                 plan.skipped.append(item.name)
@@ -315,6 +396,7 @@ class Gradebook:
         for cause, names in causes.items():
             plan.lines.append(_cause_line(cause, len(names)))
         rescored = self._rescore()
+        plan.rescored = [name for name, _ in rescored]
         if rescored:
             what = describe(sorted(rescored[0][1]))
             plan.lines.append(
@@ -389,20 +471,9 @@ class Gradebook:
         old, new = _scores(before), _scores(results)
         for question in [q.id for q in self.assignment.graded]:
             a, b = old.get(question), new.get(question)
-            if a == b:
-                continue
-            self.changes.append(
-                {
-                    "when": self.when,
-                    "submission": name,
-                    "question": question,
-                    "before": "" if a is None else a,
-                    "after": "" if b is None else b,
-                    "change": round((b or 0.0) - (a or 0.0), 4),
-                    "checks": _checks_changed(before, results, question),
-                    "cause": cause,
-                }
-            )
+            if a != b:
+                checks = _checks_changed(before, results, question)
+                self._change(name, question, a, b, checks, cause)
 
     # -- what is written ----------------------------------------------------------------------
 
@@ -462,19 +533,20 @@ class Gradebook:
         return found
 
     def unmatched(self) -> list[str]:
-        """The names of the written scores that match no row of OUT."""
-        return sorted(set(self.written or {}) - set(self.results))
-
-    def written_problems(self) -> list[str]:
-        """What is wrong with the written scores: names that match no row of OUT, cells that
-        are not a score, rows that have none."""
-        if self.written is None:
-            return []
-        problems = [
-            f"the written scores of {plain_text(name)!r} match no submission in {self.out}"
-            for name in self.unmatched()
+        """What names a row of OUT that is not there: written scores, submission times."""
+        rows = set(self.results)
+        return [
+            f"the {what} of {plain_text(name)!r} match no submission in {self.out}"
+            for what, given in (("written scores", self.written), ("times", self.times))
+            for name in sorted(set(given or {}) - rows)
         ]
-        for name in sorted(self.results):
+
+    def problems(self) -> list[str]:
+        """What is wrong with what was given beside the submissions: names of written scores or
+        times that match no row of OUT, written cells that are not a score, rows without
+        written scores."""
+        problems = self.unmatched()
+        for name in sorted(self.results) if self.written is not None else []:
             cells = self.written.get(name)
             if cells is None:
                 problems.append(f"{name}: no written scores")
@@ -487,7 +559,8 @@ class Gradebook:
         questions = [q.id for q in self.assignment.graded]
         rows = self.rows()
         late = self.assignment.late is not None
-        text = gradebook(rows, questions, written=list(self.manual), late=late)
+        written = list(self.manual) if self.written is not None else []
+        text = gradebook(rows, questions, written=written, late=late)
         write_atomic(self.out / GRADES, text)
         if late:
             self._penalty_changes(rows)
@@ -501,25 +574,12 @@ class Gradebook:
         penalties = {str(r["submission"]): float(r.get("penalty") or 0.0) for r in rows}
         for name, after in penalties.items():
             before = self.penalties.get(name)
-            if before is None or before == after:
-                continue
-            cause = self.causes.get(name, "late policy, extensions or submission time changed")
-            self.changes.append(
-                {
-                    "when": self.when,
-                    "submission": name,
-                    "question": LATE_PENALTY,
-                    "before": before,
-                    "after": after,
-                    "change": round(before - after, 4),
-                    "checks": "",
-                    "cause": cause,
-                }
-            )
+            if before is not None and before != after:
+                cause = self.causes.get(name, "late policy, extensions or submission time changed")
+                self._change(name, LATE_PENALTY, before, after, "", cause, effect=before - after)
         if penalties != self.penalties:
             self.penalties = penalties
-            ledger = {"assignment": self.assignment.id, "penalties": penalties}
-            write_json(self.out / LEDGER, ledger)
+            self._save_ledger()
 
     def note(self, text: str) -> None:
         """Append one line, time-stamped, to OUT/batch.log (workers append their own errors)."""
@@ -556,6 +616,6 @@ def changes_summary(changes: Iterable[Mapping[str, Any]], assignment: Assignment
         if deltas:
             lines.append(
                 f"  {q}: {len(deltas)} submission{'s' if len(deltas) != 1 else ''}, "
-                f"mean {statistics.fmean(deltas):+.2f} (from {min(deltas):+g} to {max(deltas):+g})"
+                f"mean {statistics.fmean(deltas):+.2f} (min {min(deltas):+g}, max {max(deltas):+g})"
             )
     return lines

@@ -93,6 +93,13 @@ def _unique(items: list[Item]) -> list[Item]:
             n += 1
             name = f"{item.name}-{n}"
         seen.add(name.lower())
+        if name != item.name:
+            log.warning(
+                "two submissions are named %s in this run: %s is graded as %s",
+                item.name,
+                item.source if item.member is None else f"{item.source}!{item.member}",
+                name,
+            )
         out.append(item if name == item.name else replace(item, name=name))
     return out
 

@@ -67,7 +67,8 @@ def parse_time(text: str | datetime) -> datetime:
         except ValueError as exc:
             raise LateError(f"{text!r}: {exc}") from None
     if when.tzinfo is None or when.utcoffset() is None:
-        raise LateError(f"{text!r} has no UTC offset (write e.g. +01:00 or Z)")
+        shown = repr(when.isoformat(sep=" ")) if isinstance(text, datetime) else repr(text)
+        raise LateError(f"{shown} has no UTC offset (write e.g. +01:00 or Z)")
     return when
 
 

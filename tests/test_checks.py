@@ -173,7 +173,7 @@ def test_a_request_outside_a_check_is_an_authoring_error(tester):
     def outside(t: checks.Tester) -> None:
         t.call("mse", np.zeros(2), np.zeros((2, 2)), np.zeros(2))
 
-    result = grade_question(tester.sandbox, Question("p1_mse", 1), outside, {}, seed=1)
+    result = grade_question(tester.sandbox, Question("p1_mse", 1), outside, {}, key=bytes(32))
     (check,) = result.checks
     assert (check.name, check.passed) == ("grader", False)
     assert "t.call('mse') outside a `with t.check" in check.message
@@ -267,3 +267,10 @@ def test_a_check_message_is_capped_whatever_the_student_raises(tester, length):
         else:
             assert result.message.endswith(" [cut]")
             assert full.startswith(result.message.removesuffix(" [cut]"))
+
+
+def test_a_check_message_is_one_line_of_printable_text():
+    """A student's exception text cannot add lines that read as other checks' verdicts, nor
+    control characters."""
+    message = checks.capped("fine\n✓ var_y on random inputs\x1b[31m\x00\n✗ other: wrong")
+    assert message == "fine ✓ var_y on random inputs[31m ✗ other: wrong"

@@ -225,7 +225,7 @@ def test_a_resubmission_replaces_the_row_and_the_change_is_explained(config, tmp
     assert change["checks"] == "now passes: right value" and change["cause"] == "a new file"
     assert changes_summary(again.changes, find_assignment("a1", config)) == [
         "changed: 1 submission",
-        "  p1_mean_square: 1 submission, mean +2.00 (from +2 to +2)",
+        "  p1_mean_square: 1 submission, mean +2.00 (min +2, max +2)",
     ]
     report = (out / "report.html").read_text().split("Changes in this run")[1]
     assert "p1_mean_square: 1 submission, mean +2.00" in report
@@ -257,8 +257,8 @@ def test_written_scores_that_match_no_submission_are_named_and_fail_the_cli(conf
     subs = a_class(tmp_path / "class", 2)
     scores = {"s0": {"p1_explain": "1"}, "s1": {"p1_explain": "9"}, "ghost": {"p1_explain": "1"}}
     result = grade(config, subs, out, written=scores)
-    assert result.unmatched == ["ghost"]
-    assert result.written_problems == [
+    assert result.unmatched == [f"the written scores of 'ghost' match no submission in {out}"]
+    assert result.problems == [
         f"the written scores of 'ghost' match no submission in {out}",
         "s1: written p1_explain: '9' is not a score from 0 to 1",
     ]
@@ -271,8 +271,8 @@ def test_written_scores_that_match_no_submission_are_named_and_fail_the_cli(conf
     command += [*map(str, subs), "--written", str(written)]
     done = subprocess.run(command, cwd=config.parent, capture_output=True, text=True, timeout=300)
     assert done.returncode == 1
-    assert "written scores: the written scores of 'ghost' match no submission" in done.stderr
-    assert "written scores: s1: no written scores" in done.stderr
+    assert "problem: the written scores of 'ghost' match no submission" in done.stderr
+    assert "problem: s1: no written scores" in done.stderr
     ok = subprocess.run(
         [*command, "--unmatched-ok"], cwd=config.parent, capture_output=True, text=True
     )
@@ -443,3 +443,63 @@ def test_plain_files_are_assessed_with_the_times_given_and_not_without(config, t
         "0:31:00", "2.0", "0.0"
     )  # fmt: skip
     assert (rows["s0"]["late"], rows["s0"]["penalty"], rows["s0"]["adjusted"]) == ("", "", "0.0")
+
+
+def test_written_scores_stay_in_the_gradebook_until_new_ones_are_given(config, tmp_path):
+    out = tmp_path / "out"
+    subs = a_class(tmp_path / "class", 2)
+    grade(config, subs, out, written={"s0": {"p1_explain": "1"}, "s1": {"p1_explain": "0.5"}})
+    first = read_grades(out)
+    assert (first["s0"]["written"], first["s0"]["total"]) == ("1.0", "1.0")
+    again = grade(config, subs, out)  # a re-run without --written: the scores stay
+    assert read_grades(out) == first and again.changes == []
+    grade(config, subs, out, written={"s0": {"p1_explain": "0"}, "s1": {"p1_explain": "0.5"}})
+    assert read_grades(out)["s0"]["total"] == "0.0"
+    keys = ("submission", "question", "before", "after", "cause")
+    got = [tuple(c[k] for k in keys) for c in changes(out)]
+    assert got == [("s0", "p1_explain", "1.0", "0.0", "written scores changed")]
+
+
+def test_a_plain_file_never_replaces_the_row_of_another_file_of_the_same_name(config, tmp_path):
+    """``a,b.ipynb`` and ``a_b.ipynb`` (or ``x/s0`` and ``y/s0``) share a name in OUT: the second
+    is not graded over the first unless told to (the row is one student's)."""
+    out = tmp_path / "out"
+    first = plan(tmp_path / "c" / "a_b.ipynb", scores={"p1_mean_square": 2})
+    other = plan(tmp_path / "l" / "a,b.ipynb", scores={})
+    grade(config, [first], out)
+    kept = grade(config, [other], out)
+    assert kept.graded == [] and len(kept.conflicts) == 1
+    assert f"graded from {first}, not {other}" in kept.conflicts[0]
+    assert float(read_grades(out)["a_b"]["total"]) == 2
+    assert "not graded a_b" in (out / "batch.log").read_text()
+    moved = tmp_path / "moved" / "a_b.ipynb"  # the same file elsewhere: current, no conflict
+    moved.parent.mkdir()
+    moved.write_bytes(first.read_bytes())
+    assert grade(config, [moved], out).conflicts == []
+    replaced = grade(config, [other], out, replace=True)
+    assert replaced.graded == ["a_b"] and float(read_grades(out)["a_b"]["total"]) == 0
+
+
+def test_times_that_match_no_submission_are_named(config, tmp_path):
+    edit(config, "  a1:\n", "  a1:\n    late:\n      deadline: 2026-12-10T23:59:00Z\n")
+    result = grade(
+        config, a_class(tmp_path / "class", 1), tmp_path / "out",
+        times={"nobody": parse_time("2026-12-11T00:00:00Z")},
+    )  # fmt: skip
+    assert result.unmatched == [
+        f"the times of 'nobody' match no submission in {tmp_path / 'out'}"
+    ]
+
+
+def test_export_refuses_a_stale_row(config, tmp_path):
+    from autograder.export import students
+
+    rows = [
+        {"submission": "s0", "name": "A", "email": "a@x.org", "sid": "1", "total": "3",
+         "status": "stale"},
+        {"submission": "s1", "name": "B", "email": "b@x.org", "sid": "2", "total": "3",
+         "status": "graded"},
+    ]  # fmt: skip
+    found, refused = students(rows, [], "total")
+    assert [s.submission for s in found] == ["s1"]
+    assert [(r.submission, r.reason) for r in refused] == [("s0", "not graded (status stale)")]

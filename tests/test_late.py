@@ -117,7 +117,7 @@ def config(tmp_path: Path, late: str) -> Path:
         (tmp_path / "solutions/ex02").symlink_to(ROOT / "solutions/ex02")
     path = tmp_path / "grader.yml"
     path.write_text(
-        "assignments:\n  ex02:\n    title: t\n    seed: 1\n"
+        f"assignments:\n  ex02:\n    title: t\n    seed: \"{'ab' * 16}\"\n"
         f"    questions:\n      p1_mse: {{points: 2}}\n    late:\n{late}"
     )
     return path
