@@ -21,7 +21,6 @@ happens (no submission, junk, a grader bug, the deadline, SIGTERM), a results.js
 from __future__ import annotations
 
 import argparse
-import hashlib
 import importlib.metadata
 import json
 import logging
@@ -686,7 +685,7 @@ def received_receipt(
         graded += f" (the notebook {assignment.notebook} inside it)"
     elif path.name != assignment.notebook:
         graded += f" (named differently from {assignment.notebook}; graded as the only notebook)"
-    digest = hashlib.sha256(submission.notebook).hexdigest()
+    digest = submission.notebook_sha256
     problem = answers_problem(assignment, submission, results)
     lines = [
         f"Received and graded: {graded}.",

@@ -42,6 +42,9 @@ class Submission:
     (autograder.keys), so a table of inputs in a markdown cell, an output or an ignored cell
     cannot answer inputs that the same code was given before."""
     cells: tuple[str, ...]
+    notebook_sha256: str = ""
+    """The SHA-256 of the notebook as uploaded (inside a zip upload, of the notebook in it): what
+    a student's ``sha256sum`` of their file gives, for the receipt."""
 
 
 def sha256_of(path: Path) -> str:
@@ -137,7 +140,13 @@ def load_submission(path: Path, *, notebook_name: str, assignment_id: str) -> Su
             f"{path.name}: this notebook belongs to assignment {', '.join(sorted(declared))}, "
             f"not {assignment_id}"
         )
-    return Submission(path=path, sha256=sha256_of(path), notebook=code_notebook(cells), cells=cells)
+    return Submission(
+        path=path,
+        sha256=sha256_of(path),
+        notebook=code_notebook(cells),
+        cells=cells,
+        notebook_sha256=hashlib.sha256(raw).hexdigest(),
+    )
 
 
 def code_notebook(cells: tuple[str, ...]) -> bytes:

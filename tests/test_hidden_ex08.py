@@ -15,6 +15,7 @@ import pytest
 
 from autograder.build import build
 from autograder.grading import grade_submission
+from autograder.keys import draw_keys
 from autograder.source import load_module
 from autograder.verify import grade_variants, leaks
 from tests.conftest import ROOT
@@ -92,9 +93,9 @@ def test_each_check_of_a_promise_fails_a_mistake_of_its_kind_and_only_that_check
     for qid, piece, _ in cases:
         (cell,) = [c for c in declared.MISTAKES[qid] if piece in c]
         cells.append((qid, cell))
-    results = grade_variants(ex08, solved, cells)
+    results = grade_variants(ex08, solved, cells, draw_keys(ex08.seed, 1))
     failed = [
         (qid, piece, [c.name for c in r.checks if not c.passed])
-        for (qid, piece, _), r in zip(cases, results, strict=True)
+        for (qid, piece, _), (r,) in zip(cases, results, strict=True)
     ]
     assert failed == [(qid, piece, [check]) for qid, piece, check in cases]

@@ -106,7 +106,11 @@ def test_the_guide_s_torch_question_passes_a_model_to_the_child_and_verifies(tmp
     verdict = verify(assignment, kernel=False)
     assert verdict.problems == ()
     assert verdict.reference["score"] == 5 and verdict.stub["score"] == 0
-    scores = [(k, r.score) for k, _, r in verdict.variants if r.question.id == "p2_train_step"]
+    scores = [
+        (k, draws[0].score)
+        for k, _, draws in verdict.variants
+        if draws[0].question.id == "p2_train_step"
+    ]
     # no step: the weights are wrong, the loss (before the step) right; a tensor loss: right
     # values, not a Python float; the rewrite: full marks
     assert scores == [("MISTAKES", 0.6667), ("MISTAKES", 1.3333), ("REWRITES", 2.0)]
