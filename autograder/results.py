@@ -8,6 +8,7 @@ import io
 import json
 import os
 import re
+import signal
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -44,21 +45,31 @@ def markdown_text(text: object) -> str:
     return _MD_SPECIAL.sub(r"\\\1", " ".join(plain_text(text).split()))
 
 
+_STOPS = {signal.SIGINT, signal.SIGTERM}
+
+
 def write_atomic(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` so that readers see the old file or the whole new one.
 
-    Total over its input: lone surrogates are written as U+FFFD."""
+    Ctrl-C and SIGTERM are held while the temporary file exists (the batch turns them into
+    KeyboardInterrupt, which could otherwise leave it behind between its creation and the
+    ``try``); they take effect as soon as the file is in place. Total over its input: lone
+    surrogates are written as U+FFFD."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, _STOPS)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(valid_text(text))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(valid_text(text))
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 def write_json(path: Path, data: Mapping[str, Any]) -> None:
