@@ -99,6 +99,11 @@ def _private(assignment: Assignment) -> list[Path]:
     ]
 
 
+def points_digest(assignment: Assignment) -> str:
+    """The ``points`` part: each question's points (what a rescore changes)."""
+    return _data([[q.id, q.points] for q in assignment.questions])
+
+
 def fingerprint(assignment: Assignment) -> dict[str, str]:
     """The fingerprint of ``assignment`` as it is now: a digest per part (see the module)."""
     seed_key = str(assignment.seed).encode()
@@ -109,7 +114,7 @@ def fingerprint(assignment: Assignment) -> dict[str, str]:
         "public data": _files(assignment.public, assignment.folder),
         "seed": hmac.new(seed_key, b"autograder fingerprint", hashlib.sha256).hexdigest(),
         "questions": _data([assignment.notebook, [[q.id, q.manual] for q in assignment.questions]]),
-        "points": _data([[q.id, q.points] for q in assignment.questions]),
+        "points": points_digest(assignment),
         "limits": _data(dataclasses.asdict(assignment.limits)),
         "requirements": _data([assignment.python_version, list(assignment.requirements)]),
         "visibility": _data(dataclasses.asdict(assignment.visibility)),

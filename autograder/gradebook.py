@@ -85,11 +85,6 @@ def failed_results(assignment: Assignment, item: Item, reason: str, *, status: s
     return results
 
 
-def _source(item: Item) -> str:
-    """Where an item's file is: its path, or ``export.zip!member``."""
-    return str(item.source) + (f"!{item.member}" if item.member else "")
-
-
 def _other_file(results: Mapping[str, Any], item: Item) -> str | None:
     """The file a row was graded from, when ``item`` is a plain file (no export's submission)
     of other content at another path: then the two are not one submission's versions."""
@@ -97,7 +92,7 @@ def _other_file(results: Mapping[str, Any], item: Item) -> str | None:
     source = str(batch.get("source") or "")
     if item.member is not None or item.students or batch.get("students"):
         return None  # an export's submission: its name is Gradescope's id
-    if batch.get("sha256") == item.sha256 or source == _source(item):
+    if batch.get("sha256") == item.sha256 or source == item.where:
         return None
     return source or "an unknown file"
 
@@ -116,7 +111,7 @@ def annotate(results: dict[str, Any], item: Item, seconds: float) -> dict[str, A
             extra["status"] = "graded"
     extra["batch"] = {
         "name": item.name,
-        "source": _source(item),
+        "source": item.where,
         "sha256": item.sha256,
         "students": [vars(s) for s in item.students],
         "submitted": item.submitted,
@@ -374,18 +369,27 @@ class Gradebook:
         batch.log too). A plain file whose row in OUT was graded from another file of the same
         name (another folder, or a name that differs only in characters a name cannot hold) is
         not graded over it unless ``replace``: ``conflicts`` says so."""
+        from autograder.grading import rescore
+
         plan = Plan()
         causes: dict[str, list[str]] = defaultdict(list)
+        rescorable = {}  # rows whose points alone changed, with their rescored results
+        for name, results in self.results.items():
+            parts = self.changed(results)
+            if parts and set(parts) <= RESCORABLE:
+                new = rescore(results, self.assignment)
+                if new is not None:
+                    rescorable[name] = (parts, new)
         for item in items:
             previous = self.results.get(item.name)
             if previous is not None and not replace and (other := _other_file(previous, item)):
                 plan.conflicts.append(
-                    f"{item.name}: OUT's row was graded from {other}, not {_source(item)}: "
+                    f"{item.name}: OUT's row was graded from {other}, not {item.where}: "
                     "kept (--replace grades the file named instead)"
                 )
                 self.note(f"not graded {item.name}: {plan.conflicts[-1]}")
                 continue
-            cause = self._cause(item, previous, force)
+            cause = self._cause(item, previous, force, item.name in rescorable)
             if cause is None:
                 plan.skipped.append(item.name)
                 self.note(f"skipped {item.name}: graded with the same file and fingerprint")
@@ -395,20 +399,24 @@ class Gradebook:
                 causes[cause].append(item.name)
         for cause, names in causes.items():
             plan.lines.append(_cause_line(cause, len(names)))
-        rescored = self._rescore()
-        plan.rescored = [name for name, _ in rescored]
-        if rescored:
-            what = describe(sorted(rescored[0][1]))
+        plan.rescored = sorted(set(rescorable) - set(self.causes))
+        for name in plan.rescored:
+            self._store(name, rescorable[name][1], "points changed")
+        if plan.rescored:
+            what = describe(sorted(rescorable[plan.rescored[0]][0]))
             plan.lines.append(
-                f"{what} changed since {_rows(len(rescored))} graded: rescored from their "
+                f"{what} changed since {_rows(len(plan.rescored))} graded: rescored from their "
                 "recorded checks, no student code run"
             )
         for line in plan.lines:
             self.note(line)
         return plan
 
-    def _cause(self, item: Item, previous: Mapping[str, Any] | None, force: bool) -> str | None:
-        """Why ``item`` is graded now (None: its row is current)."""
+    def _cause(
+        self, item: Item, previous: Mapping[str, Any] | None, force: bool, rescorable: bool
+    ) -> str | None:
+        """Why ``item`` is graded now (None: its row is current, or ``rescorable``: its points
+        alone changed and are applied to its recorded checks)."""
         if previous is None:
             return "new"
         extra = previous.get("extra_data") or {}
@@ -419,7 +427,7 @@ class Gradebook:
         if extra.get("status") in RETRIED:
             return "not graded before"
         parts = self.changed(previous)
-        if not parts or (set(parts) <= RESCORABLE and self._rescorable(previous)):
+        if not parts or rescorable:
             return None
         if not isinstance(extra.get("fingerprint"), Mapping):
             return "graded before grades had fingerprints"
@@ -428,28 +436,6 @@ class Gradebook:
     def changed(self, results: Mapping[str, Any]) -> list[str]:
         """The parts of the fingerprint that changed since ``results`` were graded."""
         return changed_parts((results.get("extra_data") or {}).get("fingerprint"), self.current)
-
-    def _rescorable(self, results: Mapping[str, Any]) -> bool:
-        from autograder.grading import rescore
-
-        return rescore(results, self.assignment) is not None
-
-    def _rescore(self) -> list[tuple[str, list[str]]]:
-        """Apply a change of points alone to every row of OUT that has recorded checks."""
-        from autograder.grading import rescore
-
-        done = []
-        for name, results in sorted(self.results.items()):
-            if name in self.causes:
-                continue
-            parts = self.changed(results)
-            if not parts or not set(parts) <= RESCORABLE:
-                continue
-            new = rescore(results, self.assignment)
-            if new is not None:
-                self._store(name, new, "points changed")
-                done.append((name, parts))
-        return done
 
     # -- recording ----------------------------------------------------------------------------
 

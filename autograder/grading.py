@@ -23,7 +23,7 @@ import autograder
 from autograder.budget import TimePlan
 from autograder.checks import CheckResult, QuestionFn, Tester, question_rng
 from autograder.config import Assignment, Question
-from autograder.fingerprint import fingerprint
+from autograder.fingerprint import fingerprint, points_digest
 from autograder.keys import submission_key
 from autograder.results import markdown_text
 from autograder.sandbox import CellResult, IsolationRefused, Limits, Sandbox, template_for
@@ -392,6 +392,6 @@ def rescore(results: Mapping[str, Any], assignment: Assignment) -> dict[str, Any
         out["output"] = "\n\n".join(p for p in (_score_line(out["score"], assignment), rest) if p)
     out["extra_data"]["fingerprint"] = {
         **(extra.get("fingerprint") or {}),
-        "points": fingerprint(assignment)["points"],
+        "points": points_digest(assignment),
     }
     return out

@@ -18,12 +18,12 @@ import re
 import zipfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import yaml
 
+from autograder.late import LateError, parse_time
 from autograder.submission import sha256_of
 
 log = logging.getLogger(__name__)
@@ -77,6 +77,17 @@ class Item:
     problem: str | None = None
     submitted: str = ""
 
+    @property
+    def where(self) -> str:
+        """Where its file is: the path, or ``export.zip!member``."""
+        return str(self.source) + (f"!{self.member}" if self.member else "")
+
+    @property
+    def label(self) -> str:
+        """Who submitted it, for people (names, with SIDs), else its name."""
+        who = [f"{s.name} (SID {s.sid})" if s.sid else s.name for s in self.students]
+        return "; ".join(w for w in who if w) or self.name
+
 
 def _safe_name(text: str) -> str:
     name = re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "submission"
@@ -97,7 +108,7 @@ def _unique(items: list[Item]) -> list[Item]:
             log.warning(
                 "two submissions are named %s in this run: %s is graded as %s",
                 item.name,
-                item.source if item.member is None else f"{item.source}!{item.member}",
+                item.where,
                 name,
             )
         out.append(item if name == item.name else replace(item, name=name))
@@ -143,16 +154,9 @@ def _submitted(entry: Any) -> str:
     if not isinstance(entry, Mapping):
         return ""
     value = {str(k).lstrip(":"): v for k, v in entry.items()}.get("created_at")
-    if isinstance(value, datetime):  # YAML's own timestamps
-        return value.isoformat()
-    for form in ("%Y-%m-%d %H:%M:%S.%f %z", "%Y-%m-%d %H:%M:%S %z"):
-        try:
-            return datetime.strptime(str(value).strip(), form).isoformat()
-        except ValueError:
-            continue
     try:
-        return datetime.fromisoformat(str(value).strip()).isoformat()
-    except ValueError:
+        return parse_time(value).isoformat() if value is not None else ""
+    except LateError:
         return ""
 
 

@@ -361,8 +361,7 @@ def _entry(item: Item, assignment: Assignment, release: Release) -> Entry:
     """Read one item of :func:`autograder.intake.discover` (never raises)."""
     from autograder.submission import SubmissionError, load_submission
 
-    who = [f"{s.name} (SID {s.sid})" if s.sid else s.name for s in item.students]
-    label = "; ".join(w for w in who if w) or item.name
+    label = item.label
     if item.problem is not None:
         return Entry(item.name, label, problem=item.problem)
     try:

@@ -277,8 +277,7 @@ def _entry(item: Any, assignment: Assignment, *, anonymise: bool) -> Entry:
     if anonymise:
         label = slug = anonymous_code(item.name, item.sha256)
     else:
-        who = [f"{s.name} (SID {s.sid})" if s.sid else s.name for s in item.students]
-        label, slug = "; ".join(w for w in who if w) or item.name, item.name
+        label, slug = item.label, item.name
     answers: tuple[WrittenAnswer, ...] = ()
     problem = item.problem
     if problem is None:
